@@ -1,0 +1,61 @@
+import GlanceCore
+import GlanceNN
+
+/// Which keys each query may see, beyond what the mechanism itself restricts.
+public struct AttentionMask: Sendable, Equatable {
+    /// Queries see only keys at the same or earlier positions.
+    public var causal: Bool
+    /// Per batch entry and key position: `true` for a real token, `false` for padding.
+    /// `nil` means no padding.
+    public var keyPadding: [[Bool]]?
+
+    public init(causal: Bool = false, keyPadding: [[Bool]]? = nil) {
+        self.causal = causal
+        self.keyPadding = keyPadding
+    }
+
+    /// No restriction.
+    public static let none = AttentionMask()
+    /// Causal (autoregressive) masking.
+    public static let causal = AttentionMask(causal: true)
+}
+
+/// One multi-head self-attention layer: input projections, the attention itself and the
+/// output projection. Every technique in Glance implements this protocol, so that models,
+/// the trainer and `glance bench` can use any of them.
+public protocol AttentionMechanism: Module {
+    /// Width of the input and output, heads × head dimensions.
+    var modelDimensions: Int { get }
+    /// Number of attention heads.
+    var heads: Int { get }
+    /// Maps `input` [batch, length, modelDimensions] to the same shape.
+    func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor
+}
+
+/// Errors for attention configurations that cannot work.
+public struct AttentionConfigurationError: Error, CustomStringConvertible, Equatable {
+    /// The configuration field at fault.
+    public let field: String
+    public let reason: String
+
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+
+    public var description: String { "invalid attention setting '\(field)': \(reason)" }
+}
+
+extension Tensor {
+    /// [batch, length, heads·d] → [batch, heads, length, d].
+    public func splittingHeads(_ heads: Int) -> Tensor {
+        precondition(rank == 3 && shape[2] % heads == 0, "cannot split \(shape) into \(heads) heads")
+        return reshaped(to: [shape[0], shape[1], heads, shape[2] / heads]).permuted([0, 2, 1, 3])
+    }
+
+    /// [batch, heads, length, d] → [batch, length, heads·d].
+    public func mergingHeads() -> Tensor {
+        precondition(rank == 4, "mergingHeads expects [batch, heads, length, d], got \(shape)")
+        return permuted([0, 2, 1, 3]).reshaped(to: [shape[0], shape[2], shape[1] * shape[3]])
+    }
+}

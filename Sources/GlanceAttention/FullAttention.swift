@@ -1,0 +1,39 @@
+import GlanceCore
+import GlanceNN
+
+/// Standard multi-head softmax attention (Vaswani et al. 2017), exact and O(n²): the
+/// baseline every efficient mechanism is measured against.
+public final class FullAttention: Module, AttentionMechanism {
+    public let query: Linear
+    public let key: Linear
+    public let value: Linear
+    public let output: Linear
+    public let heads: Int
+
+    /// `outputStandardDeviation` sets the init of the output projection (deep models scale it down).
+    public init(modelDimensions: Int, heads: Int, standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil,
+                generator: inout RandomGenerator) throws {
+        guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
+        guard modelDimensions >= 1, modelDimensions % heads == 0 else {
+            throw AttentionConfigurationError(field: "d_model", reason: "\(modelDimensions) is not a positive multiple of \(heads) heads")
+        }
+        query = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
+        key = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
+        value = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
+        output = Linear(modelDimensions, modelDimensions, standardDeviation: outputStandardDeviation ?? standardDeviation, generator: &generator)
+        self.heads = heads
+        super.init()
+    }
+
+    public var modelDimensions: Int { query.inputCount }
+
+    public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
+        precondition(input.rank == 3 && input.shape[2] == modelDimensions,
+                     "FullAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
+        let q = query(input).splittingHeads(heads)
+        let k = key(input).splittingHeads(heads)
+        let v = value(input).splittingHeads(heads)
+        let attended = scaledDotProductAttention(queries: q, keys: k, values: v, causal: mask.causal, keyPadding: mask.keyPadding)
+        return output(attended.mergingHeads())
+    }
+}

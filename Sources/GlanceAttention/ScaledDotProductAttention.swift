@@ -1,0 +1,148 @@
+import GlanceCore
+
+/// Exact softmax attention softmax(Q·Kᵀ·scale + mask)·V for q [B, H, Nq, D], k and v
+/// [B, H, Nk, D], with a fused, blocked forward and a hand-written backward.
+///
+/// Queries are processed in blocks of rows: each block's scores come from one BLAS product,
+/// are masked and normalized in place, and multiply V in a second product. With causal
+/// masking a block only reads the keys it can see, halving the work. The probabilities are
+/// kept for the backward pass (O(B·H·Nq·Nk) memory, as exact attention needs); under causal
+/// masking the entries a block never reads are left unwritten.
+/// `keyPadding[b][j] == false` hides key j of batch entry b.
+public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values v: Tensor,
+                                      causal: Bool = false, keyPadding: [[Bool]]? = nil, scale: Float? = nil) -> Tensor {
+    precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention expects [B, H, N, D] tensors, got \(q.shape), \(k.shape), \(v.shape)")
+    let (batch, heads, queryCount, depth) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+    let keyCount = k.shape[2], valueDepth = v.shape[3]
+    precondition(k.shape == [batch, heads, keyCount, depth] && v.shape == [batch, heads, keyCount, valueDepth],
+                 "attention shapes disagree: q \(q.shape), k \(k.shape), v \(v.shape)")
+    precondition(!causal || queryCount == keyCount, "causal attention needs as many queries as keys")
+    if let keyPadding {
+        precondition(keyPadding.count == batch && keyPadding.allSatisfy { $0.count == keyCount },
+                     "key padding mask must be \(batch) × \(keyCount)")
+    }
+    let alpha = scale ?? 1 / Float(depth).squareRoot()
+    let geometry = AttentionGeometry(batch: batch, heads: heads, queries: queryCount, keys: keyCount,
+                                     depth: depth, valueDepth: valueDepth, causal: causal)
+    let padding = keyPadding.map { rows in rows.map { row in row.map { $0 ? Float(0) : -Float.infinity } } }
+    // Probabilities are kept only when a backward pass will need them.
+    let recording = GradientMode.isRecording && (q.requiresGradient || k.requiresGradient || v.requiresGradient)
+    let probabilities = TensorStorage(count: recording ? batch * heads * queryCount * keyCount : 0)
+    let output = Tensor(shape: [batch, heads, queryCount, valueDepth]) { out in
+        q.withUnsafeBufferPointer { qb in
+            k.withUnsafeBufferPointer { kb in
+                v.withUnsafeBufferPointer { vb in
+                    geometry.forward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, scale: alpha, padding: padding,
+                                     probabilities: recording ? probabilities.pointer : nil, output: out.baseAddress!)
+                }
+            }
+        }
+    }
+    guard recording else { return output }
+    let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
+    return output.recorded(from: [q, k, v]) { g in
+        var dq = Tensor.zeros(q.shape), dk = Tensor.zeros(k.shape), dv = Tensor.zeros(v.shape)
+        qd.withUnsafeBufferPointer { qb in
+            kd.withUnsafeBufferPointer { kb in
+                vd.withUnsafeBufferPointer { vb in
+                    g.withUnsafeBufferPointer { gb in
+                        dq.withUnsafeMutableBufferPointer { dqb in
+                            dk.withUnsafeMutableBufferPointer { dkb in
+                                dv.withUnsafeMutableBufferPointer { dvb in
+                                    geometry.backward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
+                                                      probabilities: probabilities.pointer, outputGradient: gb.baseAddress!,
+                                                      scale: alpha, dq: dqb.baseAddress!, dk: dkb.baseAddress!, dv: dvb.baseAddress!)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [dq, dk, dv]
+    }
+}
+
+/// Sizes and loops of the blocked attention kernel.
+struct AttentionGeometry: Sendable {
+    let batch, heads, queries, keys, depth, valueDepth: Int
+    let causal: Bool
+    /// Rows of queries per block. Larger blocks amortize BLAS's packing of K and V; 256 was
+    /// fastest at n = 4,096 on the 2-core test machine (64: +14%, 128: +2%, 512: +7% time).
+    var blockRows: Int { 256 }
+
+    /// Keys visible to a block of queries ending (exclusive) at `end`.
+    func visibleKeys(end: Int) -> Int { causal ? end : keys }
+
+    func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, scale: Float,
+                 padding: [[Float]]?, probabilities: UnsafeMutablePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+        let blocksPerHead = (queries + blockRows - 1) / blockRows
+        let (pq, pk, pv) = (SendablePointer(q), SendablePointer(k), SendablePointer(v))
+        let pp = probabilities.map { SendablePointer($0) }, po = SendablePointer(output)
+        let blockRows = self.blockRows
+        parallelFor(batch * heads * blocksPerHead) { tasks in
+            // Without stored probabilities, each worker reuses one block of scores.
+            let scratch = pp == nil ? UnsafeMutablePointer<Float>.allocate(capacity: blockRows * keys) : nil
+            defer { scratch?.deallocate() }
+            for task in tasks {
+                let head = task / blocksPerHead, block = task % blocksPerHead
+                let start = block * blockRows, end = Swift.min(queries, start + blockRows), rows = end - start
+                let visible = visibleKeys(end: end)
+                let scores = scratch ?? pp!.base + head * queries * keys + start * keys
+                BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: visible, k: depth, alpha: scale,
+                           a: pq.base + (head * queries + start) * depth, lda: depth,
+                           b: pk.base + head * keys * depth, ldb: depth, c: scores, ldc: keys)
+                let mask = padding?[head / heads]
+                for r in 0..<rows {
+                    let row = scores + r * keys
+                    if let mask { for j in 0..<visible { row[j] += mask[j] } }
+                    let limit = causal ? start + r + 1 : visible
+                    for j in limit..<visible { row[j] = -.infinity }
+                    softmaxRowInPlace(row, visible)
+                }
+                BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: valueDepth, k: visible,
+                           a: scores, lda: keys, b: pv.base + head * keys * valueDepth, ldb: valueDepth,
+                           c: po.base + (head * queries + start) * valueDepth, ldc: valueDepth)
+            }
+        }
+    }
+
+    func backward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                  probabilities: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, scale: Float,
+                  dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
+        let (pq, pk, pv, pp, pg) = (SendablePointer(q), SendablePointer(k), SendablePointer(v), SendablePointer(probabilities), SendablePointer(outputGradient))
+        let (pdq, pdk, pdv) = (SendablePointer(dq), SendablePointer(dk), SendablePointer(dv))
+        let blockRows = self.blockRows
+        // Heads are independent; within a head, blocks accumulate into dK and dV in order.
+        parallelFor(batch * heads) { headRange in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * keys)
+            defer { scratch.deallocate() }
+            for head in headRange {
+                let qHead = pq.base + head * queries * depth, kHead = pk.base + head * keys * depth
+                let vHead = pv.base + head * keys * valueDepth, gHead = pg.base + head * queries * valueDepth
+                let dqHead = pdq.base + head * queries * depth, dkHead = pdk.base + head * keys * depth
+                let dvHead = pdv.base + head * keys * valueDepth
+                for start in stride(from: 0, to: queries, by: blockRows) {
+                    let end = Swift.min(queries, start + blockRows), rows = end - start
+                    let visible = visibleKeys(end: end)
+                    let p = pp.base + head * queries * keys + start * keys
+                    let gBlock = gHead + start * valueDepth
+                    // dV += Pᵀ · dO
+                    BLAS.sgemm(transposeA: true, transposeB: false, m: visible, n: valueDepth, k: rows,
+                               a: p, lda: keys, b: gBlock, ldb: valueDepth, beta: 1, c: dvHead, ldc: valueDepth)
+                    // dP = dO · Vᵀ, then dS = P ⊙ (dP − ⟨dP, P⟩) row by row
+                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: visible, k: valueDepth,
+                               a: gBlock, lda: valueDepth, b: vHead, ldb: valueDepth, c: scratch, ldc: keys)
+                    for r in 0..<rows {
+                        softmaxBackwardRow(y: p + r * keys, dy: scratch + r * keys, dx: scratch + r * keys, visible)
+                    }
+                    // dQ = scale · dS · K ; dK += scale · dSᵀ · Q
+                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: depth, k: visible, alpha: scale,
+                               a: scratch, lda: keys, b: kHead, ldb: depth, c: dqHead + start * depth, ldc: depth)
+                    BLAS.sgemm(transposeA: true, transposeB: false, m: visible, n: depth, k: rows, alpha: scale,
+                               a: scratch, lda: keys, b: qHead + start * depth, ldb: depth, beta: 1, c: dkHead, ldc: depth)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import GlanceAttention
+import GlanceCore
+import GlanceNN
+
+/// A decoder-only, pre-LN Transformer over bytes (or any small vocabulary).
+///
+/// Initialization follows GPT-2: weights N(0, 0.02), the residual output projections
+/// N(0, 0.02/√(2·layers)), biases 0, LayerNorm 1/0; the LM head is untied.
+public final class CharacterLanguageModel: Module {
+    public let configuration: LanguageModelConfiguration
+    public let tokenEmbedding: Embedding
+    public let learnedPositions: LearnedPositions?
+    public let embeddingDropout: Dropout
+    public let blocks: [TransformerBlock]
+    public let finalNorm: LayerNorm
+    public let head: Linear
+    /// The random stream of every dropout layer (saved with checkpoints).
+    public let _randomSource: RandomSource
+    private let _sinusoids: Tensor?
+
+    public init(configuration c: LanguageModelConfiguration, seed: UInt64) throws {
+        try c.validate()
+        configuration = c
+        var generator = RandomGenerator(seed: seed)
+        _randomSource = RandomSource(seed: seed &+ 1)
+        let std: Float = 0.02, residualStd = 0.02 / Float(2 * c.layers).squareRoot()
+        tokenEmbedding = Embedding(count: c.vocabularySize, dimensions: c.modelDimensions, standardDeviation: std, generator: &generator)
+        if c.positions == "learned" {
+            learnedPositions = LearnedPositions(maximumLength: c.context, dimensions: c.modelDimensions, standardDeviation: std, generator: &generator)
+            _sinusoids = nil
+        } else {
+            learnedPositions = nil
+            _sinusoids = sinusoidalPositions(count: c.context, dimensions: c.modelDimensions)
+        }
+        embeddingDropout = Dropout(probability: c.dropout, source: _randomSource)
+        var blocks: [TransformerBlock] = []
+        for _ in 0..<c.layers {
+            let settings = AttentionSettings(type: c.attention, modelDimensions: c.modelDimensions, heads: c.heads, maximumLength: c.context,
+                                             standardDeviation: std, outputStandardDeviation: residualStd)
+            let attention = try AttentionRegistry.make(settings, generator: &generator)
+            let feedForward = FeedForward(dimensions: c.modelDimensions, hiddenDimensions: c.feedForwardMultiplier * c.modelDimensions,
+                                          activation: c.activation, standardDeviation: std, outputStandardDeviation: residualStd,
+                                          generator: &generator)
+            blocks.append(TransformerBlock(attention: attention, feedForward: feedForward, dropout: c.dropout, source: _randomSource))
+        }
+        self.blocks = blocks
+        finalNorm = LayerNorm(dimensions: c.modelDimensions)
+        head = Linear(c.modelDimensions, c.vocabularySize, standardDeviation: std, generator: &generator)
+        super.init()
+    }
+
+    /// Next-token logits [batch, length, vocabulary] for token ids [batch, length].
+    public func callAsFunction(_ ids: IndexTensor) -> Tensor {
+        precondition(ids.shape.count == 2, "token ids must be [batch, length], got \(ids.shape)")
+        let length = ids.shape[1]
+        precondition(length <= configuration.context, "sequence of \(length) exceeds the model context \(configuration.context)")
+        let positions = learnedPositions?(count: length) ?? _sinusoids!.sliced(alongAxis: 0, 0..<length)
+        var x = embeddingDropout(tokenEmbedding(ids) + positions)
+        for block in blocks { x = block(x, mask: .causal) }
+        return head(finalNorm(x))
+    }
+
+    /// Mean next-token cross-entropy (nats) of a batch.
+    public func loss(inputs: IndexTensor, targets: [Int]) -> Tensor {
+        crossEntropy(logits: self(inputs).reshaped(to: [-1, configuration.vocabularySize]), targets: targets)
+    }
+
+    /// Samples `count` tokens after `prompt`. `temperature` 0 picks the most likely token;
+    /// `topK` keeps only the k most likely before sampling.
+    public func generate(prompt: [Int], count: Int, temperature: Float, topK: Int?, generator: inout RandomGenerator) -> [Int] {
+        var tokens = prompt.isEmpty ? [Int(UInt8(ascii: "\n"))] : prompt
+        let start = tokens.count
+        withoutGradients {
+            for _ in 0..<count {
+                let window = Array(tokens.suffix(configuration.context))
+                let logits = self(IndexTensor(window, shape: [1, window.count])).scalars.suffix(configuration.vocabularySize)
+                tokens.append(sampleToken(Array(logits), temperature: temperature, topK: topK, generator: &generator))
+            }
+        }
+        return Array(tokens[start...])
+    }
+}
+
+/// Picks a token from logits: greedy at temperature 0, else softmax(logits / T) over the top k.
+public func sampleToken(_ logits: [Float], temperature: Float, topK: Int?, generator: inout RandomGenerator) -> Int {
+    let best = logits.indices.max { logits[$0] < logits[$1] }!
+    guard temperature > 0 else { return best }
+    var candidates = Array(logits.indices)
+    if let topK, topK < candidates.count { candidates = Array(candidates.sorted { logits[$0] > logits[$1] }.prefix(Swift.max(topK, 1))) }
+    let peak = logits[best]
+    let weights = candidates.map { Foundation.exp(Double((logits[$0] - peak) / temperature)) }
+    var threshold = Double(generator.nextUniform()) * weights.reduce(0, +)
+    for (candidate, weight) in zip(candidates, weights) {
+        threshold -= weight
+        if threshold <= 0 { return candidate }
+    }
+    return candidates.last!
+}

@@ -1,0 +1,50 @@
+import GlanceCore
+
+/// Activation functions for feed-forward layers.
+public enum Activation: String, Codable, Sendable, CaseIterable {
+    case gelu, relu, silu
+    /// Gated linear unit: the first projection is twice as wide; a ⊙ σ(b).
+    case glu
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch self {
+        case .gelu: GlanceCore.gelu(x)
+        case .relu: GlanceCore.relu(x)
+        case .silu: GlanceCore.silu(x)
+        case .glu:
+            gatedLinearUnit(x)
+        }
+    }
+}
+
+/// a ⊙ σ(b) where a and b are the two halves of the last axis.
+public func gatedLinearUnit(_ x: Tensor) -> Tensor {
+    let half = x.shape.last! / 2
+    return x.sliced(alongAxis: -1, 0..<half) * sigmoid(x.sliced(alongAxis: -1, half..<(2 * half)))
+}
+
+/// Position-wise feed-forward block: Linear → activation → dropout → Linear.
+public final class FeedForward: Module, UnaryLayer {
+    public let input: Linear
+    public let output: Linear
+    public let activation: Activation
+    public let dropout: Dropout?
+
+    /// `outputStandardDeviation` lets deep models scale the residual projection's init.
+    public init(dimensions: Int, hiddenDimensions: Int, activation: Activation = .gelu,
+                dropout: Dropout? = nil, standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil,
+                generator: inout RandomGenerator) {
+        let width = activation == .glu ? 2 * hiddenDimensions : hiddenDimensions
+        input = Linear(dimensions, width, standardDeviation: standardDeviation, generator: &generator)
+        output = Linear(hiddenDimensions, dimensions, standardDeviation: outputStandardDeviation ?? standardDeviation, generator: &generator)
+        self.activation = activation
+        self.dropout = dropout
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        var hidden = activation(input(x))
+        if let dropout { hidden = dropout(hidden) }
+        return output(hidden)
+    }
+}

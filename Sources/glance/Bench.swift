@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import GlanceAttention
+import GlanceCore
+
+/// `glance bench`: times one attention layer (or a matrix product) and prints medians.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time one attention layer: projections, attention and output projection.",
+        discussion: """
+        Prints medians over --repeat runs after one warm-up. With --json, one JSON object per \
+        length with mechanism, length, batch, heads, head_dim, causal, forward_ms, backward_ms \
+        (forward + backward, null without --backward), peak_rss_bytes and threads.
+        """
+    )
+
+    @Option(help: "Attention mechanism: \(AttentionRegistry.names.joined(separator: ", ")).")
+    var mechanism = "full"
+    @Option(help: "Sequence length(s), comma-separated.")
+    var length = "1024"
+    @Option(help: "Batch size.") var batch = 1
+    @Option(help: "Attention heads.") var heads = 8
+    @Option(name: .customLong("head-dim"), help: "Dimensions per head (d_model = heads × head-dim).") var headDim = 64
+    @Flag(help: "Causal (autoregressive) masking.") var causal = false
+    @Flag(help: "Also time forward + backward.") var backward = false
+    @Option(help: "Timed runs per configuration (the median is reported).") var `repeat` = 5
+    @Flag(help: "Print JSON lines.") var json = false
+    @Flag(help: "Time a square matrix product through Glance and through raw BLAS instead.") var gemm = false
+    @Option(help: "Matrix size for --gemm.") var size = 1024
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard heads >= 1 else { throw ValidationError("--heads must be at least 1, got \(heads)") }
+        guard headDim >= 1 else { throw ValidationError("--head-dim must be at least 1, got \(headDim)") }
+        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
+        guard size >= 1 else { throw ValidationError("--size must be at least 1, got \(size)") }
+        guard AttentionRegistry.names.contains(mechanism) else {
+            throw ValidationError("unknown --mechanism '\(mechanism)'; known: \(AttentionRegistry.names.joined(separator: ", "))")
+        }
+        _ = try lengths()
+    }
+
+    func lengths() throws -> [Int] {
+        let values = length.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--length must be positive integers separated by commas, got '\(length)'")
+        }
+        return values.map { $0! }
+    }
+
+    func run() throws {
+        compute.apply()
+        if gemm { return try runGemm() }
+        for n in try lengths() {
+            var generator = RandomGenerator(seed: 0)
+            let settings = AttentionSettings(type: mechanism, modelDimensions: heads * headDim, heads: heads, maximumLength: n)
+            let layer = try AttentionRegistry.make(settings, generator: &generator)
+            let input = Tensor.randomNormal(shape: [batch, n, heads * headDim], generator: &generator)
+            let mask = AttentionMask(causal: causal)
+            let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { layer(input, mask: mask) } }
+            var backwardTime: Double? = nil
+            if backward {
+                let seed = Tensor.randomNormal(shape: input.shape, generator: &generator)
+                backwardTime = medianMilliseconds(repeats: `repeat`) {
+                    let x = input.requiringGradient()
+                    let parameters = layer.trainableParameters().map(\.parameter)
+                    for p in parameters { p.value = p.value.requiringGradient() }
+                    let out = withGradients { layer(x, mask: mask) }
+                    _ = gradients(of: out, seed: seed, withRespectTo: [x] + parameters.map(\.value))
+                    for p in parameters { p.value = p.value.detached() }
+                }
+            }
+            report([
+                "mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim, "causal": causal,
+                "forward_ms": rounded(forward), "backward_ms": backwardTime.map(rounded) ?? NSNull(),
+                "peak_rss_bytes": peakResidentBytes(), "threads": Threading.count,
+            ], order: ["mechanism", "length", "batch", "heads", "head_dim", "causal", "forward_ms", "backward_ms", "peak_rss_bytes", "threads"])
+        }
+    }
+
+    func runGemm() throws {
+        var generator = RandomGenerator(seed: 0)
+        let a = Tensor.randomNormal(shape: [size, size], generator: &generator)
+        let b = Tensor.randomNormal(shape: [size, size], generator: &generator)
+        let flops = 2 * Double(size) * Double(size) * Double(size)
+        let glance = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { a.matmul(b) } }
+        var c = Tensor.zeros([size, size])
+        let raw = BLAS.withLibraryThreads(Threading.count) {
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        medianMilliseconds(repeats: `repeat`) {
+                            BLAS.sgemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
+                                       a: pa.baseAddress!, lda: size, b: pb.baseAddress!, ldb: size, c: pc.baseAddress!, ldc: size)
+                        }
+                    }
+                }
+            }
+        }
+        let glanceRate = flops / glance / 1e6, rawRate = flops / raw / 1e6
+        report(["size": size, "glance_gflops": rounded(glanceRate), "blas_gflops": rounded(rawRate),
+                "ratio": rounded(glanceRate / rawRate), "threads": Threading.count],
+               order: ["size", "glance_gflops", "blas_gflops", "ratio", "threads"])
+    }
+
+    func report(_ fields: [String: Any], order: [String]) {
+        if json {
+            let body = order.map { key -> String in
+                let value = fields[key]!
+                let text: String
+                switch value {
+                case let s as String: text = "\"\(s)\""
+                case is NSNull: text = "null"
+                case let b as Bool: text = b ? "true" : "false"
+                default: text = "\(value)"
+                }
+                return "\"\(key)\": \(text)"
+            }
+            print("{" + body.joined(separator: ", ") + "}")
+        } else {
+            print(order.map { "\($0)=\(fields[$0].map { $0 is NSNull ? "-" : "\($0)" } ?? "-")" }.joined(separator: "  "))
+        }
+    }
+}
+
+func rounded(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+
+/// Median wall time of `repeats` runs of `body`, in milliseconds, after one warm-up run.
+func medianMilliseconds(repeats: Int, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    times.sort()
+    return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+}
+
+/// Peak resident set size of this process, in bytes.
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    #if os(Linux)
+    return usage.ru_maxrss * 1024
+    #else
+    return usage.ru_maxrss
+    #endif
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import GlanceData
+import GlanceModels
+
+/// `glance eval`: bits per character of a trained model on a corpus split.
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Report bits per character of a trained run on a split.")
+
+    @Option(help: "The run's training configuration (JSON).") var config: String
+    @Option(help: "Split to evaluate: train, valid or test.") var split = "test"
+    @Option(help: "Windows to evaluate (default: the config's eval_windows).") var windows: Int?
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard ByteCorpus.Split(rawValue: split) != nil else { throw ValidationError("--split must be train, valid or test, got '\(split)'") }
+        if let windows, windows < 1 { throw ValidationError("--windows must be at least 1, got \(windows)") }
+    }
+
+    func run() throws {
+        compute.apply()
+        var configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
+        if let windows { configuration.training.evalWindows = windows }
+        let part = ByteCorpus.Split(rawValue: split)!
+        let corpus = try ByteCorpus(folder: URL(fileURLWithPath: configuration.data.corpus), requiredSplits: [.train, .valid, part])
+        let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
+        try trainer.resume()
+        let loss = trainer.evaluate(part)
+        print(String(format: "%@ bpc %.4f (loss %.4f nats, step %d, %d windows of %d bytes)",
+                     split, loss / Float(M_LN2), loss, trainer.step, configuration.training.evalWindows, configuration.model.context))
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import GlanceCore
+
+@main
+struct Glance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "glance",
+        abstract: "Train, run and measure efficient Transformers on the CPU.",
+        subcommands: [Train.self, Evaluate.self, Generate.self, Bench.self, DataCommand.self]
+    )
+}
+
+/// Options shared by every command that computes.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Worker threads for Glance and BLAS (default: GLANCE_THREADS or all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func apply() {
+        if let threads { Threading.count = threads }
+    }
+}
+
+/// An error that ends a command with a message and exit code 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

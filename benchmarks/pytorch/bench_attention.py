@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Times one multi-head attention layer in PyTorch (CPU, float32).
+
+Follows the contract shared with `glance bench`:
+
+    bench_attention.py --mechanism full --length 1024,2048 [--batch 1] [--heads 8]
+        [--head-dim 64] [--causal] [--backward] [--threads 2] [--repeat 5] [--warmup 1]
+
+Layer: x (B, N, H*D) -> separate Q/K/V nn.Linear(d, d, bias) -> (B, H, N, D)
+-> attention -> merge heads -> output nn.Linear(d, d, bias).
+
+forward_ms: median of R forward passes; under torch.inference_mode() without
+--backward, with autograd recording when --backward is given.
+backward_ms: median of R runs of forward + loss = (out * g).sum() + backward
+(g fixed random; x requires grad, so the input gradient is computed too, as in a
+stacked model). null without --backward.
+
+One JSON object per length is printed on stdout. peak_rss_bytes is the process
+peak so far, so with several lengths it is cumulative; run one length per
+process (as benchmarks/compare.py does) for per-length peaks. import_rss_bytes
+is the peak right after importing torch (the library's own footprint).
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import fail, import_torch, int_list, median_ms, peak_rss_bytes, positive_int  # noqa: E402
+
+
+def build_full(torch, args):
+    """Standard softmax attention through scaled_dot_product_attention."""
+    nn = torch.nn
+    F = torch.nn.functional
+    heads, head_dim, causal = args.heads, args.head_dim, args.causal
+    d_model = heads * head_dim
+
+    class FullAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q = nn.Linear(d_model, d_model, bias=True)
+            self.k = nn.Linear(d_model, d_model, bias=True)
+            self.v = nn.Linear(d_model, d_model, bias=True)
+            self.out = nn.Linear(d_model, d_model, bias=True)
+
+        def split(self, t):
+            b, n, _ = t.shape
+            return t.view(b, n, heads, head_dim).transpose(1, 2)
+
+        def forward(self, x):
+            b, n, _ = x.shape
+            q, k, v = self.split(self.q(x)), self.split(self.k(x)), self.split(self.v(x))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            y = y.transpose(1, 2).reshape(b, n, d_model)
+            return self.out(y)
+
+    return FullAttention()
+
+
+# Peak RSS right after `import torch` (several hundred MiB with the CUDA wheel),
+# reported so that peak_rss_bytes - import_rss_bytes isolates the layer's memory.
+IMPORT_RSS = [None]
+
+# Mechanism name -> builder(torch, args) returning an nn.Module mapping
+# (B, N, d_model) -> (B, N, d_model). Later: longformer, linformer, performer, reformer.
+MECHANISMS = {
+    "full": build_full,
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mechanism", default="full", choices=sorted(MECHANISMS))
+    parser.add_argument("--length", type=int_list, required=True, help="sequence length(s), comma-separated")
+    parser.add_argument("--batch", type=positive_int, default=1)
+    parser.add_argument("--heads", type=positive_int, default=8)
+    parser.add_argument("--head-dim", type=positive_int, default=64)
+    parser.add_argument("--causal", action="store_true")
+    parser.add_argument("--backward", action="store_true", help="also time forward+backward")
+    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--repeat", type=positive_int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def bench_one(torch, args, length):
+    torch.manual_seed(args.seed)
+    d_model = args.heads * args.head_dim
+    layer = MECHANISMS[args.mechanism](torch, args)
+    x = torch.randn(args.batch, length, d_model)
+    result = {
+        "implementation": "pytorch",
+        "mechanism": args.mechanism,
+        "length": length,
+        "batch": args.batch,
+        "heads": args.heads,
+        "head_dim": args.head_dim,
+        "causal": args.causal,
+    }
+
+    if args.backward:
+        layer.train()
+        x.requires_grad_(True)
+        g = torch.randn(args.batch, length, d_model)
+
+        def forward():
+            layer(x)
+
+        def forward_backward():
+            x.grad = None
+            for p in layer.parameters():
+                p.grad = None
+            loss = (layer(x) * g).sum()
+            loss.backward()
+
+        forward_ms = median_ms(forward, args.repeat, args.warmup)
+        backward_ms = median_ms(forward_backward, args.repeat, args.warmup)
+    else:
+        layer.eval()
+
+        def forward():
+            with torch.inference_mode():
+                layer(x)
+
+        forward_ms = median_ms(forward, args.repeat, args.warmup)
+        backward_ms = None
+
+    result.update({
+        "forward_ms": round(forward_ms, 4),
+        "backward_ms": None if backward_ms is None else round(backward_ms, 4),
+        "peak_rss_bytes": peak_rss_bytes(),
+        "import_rss_bytes": IMPORT_RSS[0],
+        "threads": torch.get_num_threads(),
+        "repeat": args.repeat,
+        "warmup": args.warmup,
+        "torch_version": torch.__version__,
+    })
+    return result
+
+
+def main(argv=None):
+    import json
+
+    args = parse_args(argv)
+    if args.warmup < 0:
+        fail("--warmup must be >= 0")
+    torch = import_torch(args.threads)
+    IMPORT_RSS[0] = peak_rss_bytes()
+    for length in args.length:
+        print(json.dumps(bench_one(torch, args, length)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
