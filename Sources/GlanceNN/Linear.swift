@@ -26,8 +26,7 @@ public final class Linear: Module, UnaryLayer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         precondition(input.shape.last == inputCount, "Linear expects last axis \(inputCount), got input \(input.shape)")
-        let product = input.matmul(weight.value, transposeOther: true)
-        return bias.map { product + $0.value } ?? product
+        return affine(input, weight: weight.value, bias: bias?.value)
     }
 }
 

@@ -29,8 +29,11 @@ final class GradientNode: @unchecked Sendable {
 
     func accumulate(_ incoming: Tensor) {
         precondition(incoming.shape == shape, "gradient of shape \(incoming.shape) for a tensor of shape \(shape)")
-        if let existing = gradient {
-            gradient = existing.detached() + incoming
+        if var existing = gradient {
+            // Add in place: the accumulated gradient belongs to this node alone.
+            gradient = nil
+            existing.addInPlace(incoming)
+            gradient = existing
         } else {
             gradient = incoming.detached()
         }

@@ -9,11 +9,19 @@ public func softmaxRowInPlace(_ row: UnsafeMutablePointer<Float>, _ count: Int) 
         row.update(repeating: 0, count: count)
         return -.infinity
     }
-    let shift = FloatVector(repeating: peak)
+    let total = exponentiateRow(row, count, shift: peak)
+    vectorScale(row, 1 / total, count)
+    return peak + Foundation.log(total)
+}
+
+/// Replaces each x by exp(x − shift) and returns their sum (entries of −∞ become 0).
+@inlinable @discardableResult
+public func exponentiateRow(_ row: UnsafeMutablePointer<Float>, _ count: Int, shift: Float) -> Float {
+    let offset = FloatVector(repeating: shift)
     var acc = FloatVector()
     var i = 0
     while i + 16 <= count {
-        let e = fastExp(loadVector(row + i) - shift)
+        let e = fastExp(loadVector(row + i) - offset)
         storeVector(e, row + i)
         acc += e
         i += 16
@@ -22,11 +30,10 @@ public func softmaxRowInPlace(_ row: UnsafeMutablePointer<Float>, _ count: Int) 
     if i < count {
         var tail = FloatVector(repeating: -.infinity)
         for j in 0..<(count - i) { tail[j] = row[i + j] }
-        let e = fastExp(tail - shift)
+        let e = fastExp(tail - offset)
         for j in 0..<(count - i) { row[i + j] = e[j]; total += e[j] }
     }
-    vectorScale(row, 1 / total, count)
-    return peak + Foundation.log(total)
+    return total
 }
 
 /// Softmax backward for one row: dx = y ⊙ (dy − ⟨dy, y⟩), written into `dx`.

@@ -160,6 +160,21 @@ public func / (a: Float, b: Tensor) -> Tensor {
 }
 
 extension Tensor {
+    /// Adds a tensor of the same shape into this one's storage (copying it first if shared).
+    /// Not recorded for gradients.
+    public mutating func addInPlace(_ other: Tensor) {
+        precondition(shape == other.shape, "addInPlace needs equal shapes, got \(shape) and \(other.shape)")
+        let count = self.count
+        other.withUnsafeBufferPointer { source in
+            withUnsafeMutableBufferPointer { destination in
+                let x = SendablePointer(source.baseAddress!), y = SendablePointer(destination.baseAddress!)
+                parallelFor(count, grain: 1 << 15) { range in
+                    vectorAxpy(1, x.base + range.lowerBound, y.base + range.lowerBound, range.count)
+                }
+            }
+        }
+    }
+
     public static func += (a: inout Tensor, b: Tensor) { a = a + b }
     public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
     public static func *= (a: inout Tensor, b: Tensor) { a = a * b }

@@ -80,3 +80,39 @@ func batchedProduct(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeM
         }
     }
 }
+
+/// Affine map x · Wᵀ + b over the last axis, with W stored as [outputs, inputs] (PyTorch's
+/// layout). Fused: the bias seeds the output and one BLAS product accumulates onto it; the
+/// backward pass returns x's, W's and b's gradients from three products and a column sum.
+public func affine(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    let inputs = weight.shape[1], outputs = weight.shape[0]
+    precondition(weight.rank == 2 && x.shape.last == inputs, "affine map with weight \(weight.shape) cannot take input \(x.shape)")
+    if let bias { precondition(bias.shape == [outputs], "bias must have shape [\(outputs)], got \(bias.shape)") }
+    let rows = x.count / inputs
+    let outputShape = Array(x.shape.dropLast()) + [outputs]
+    let y = x.withUnsafeBufferPointer { xb in
+        weight.withUnsafeBufferPointer { wb in
+            Tensor(shape: outputShape) { out in
+                if let bias {
+                    bias.withUnsafeBufferPointer { bb in
+                        for r in 0..<rows { (out.baseAddress! + r * outputs).update(from: bb.baseAddress!, count: outputs) }
+                    }
+                }
+                BLAS.parallelSgemm(transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
+                                   a: xb.baseAddress!, lda: inputs, b: wb.baseAddress!, ldb: inputs,
+                                   beta: bias == nil ? 0 : 1, c: out.baseAddress!, ldc: outputs)
+            }
+        }
+    }
+    let xd = x.detached(), wd = weight.detached()
+    let needX = x.requiresGradient, needW = weight.requiresGradient, needB = bias?.requiresGradient ?? false
+    return y.recorded(from: [x, weight] + (bias.map { [$0] } ?? [])) { g in
+        let g2 = g.reshaped(to: [rows, outputs])
+        var result: [Tensor?] = [
+            needX ? g2.matmul(wd).reshaped(to: xd.shape) : nil,
+            needW ? g2.matmul(xd.reshaped(to: [rows, inputs]), transposeSelf: true) : nil,
+        ]
+        if bias != nil { result.append(needB ? g2.sum(alongAxis: 0) : nil) }
+        return result
+    }
+}
