@@ -112,7 +112,11 @@ public enum SafeTensors {
         file.append(headerData)
         for name in names {
             tensors[name]!.withUnsafeBufferPointer { buffer in
+                #if _endian(little)
+                file.append(UnsafeBufferPointer(start: UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: UInt8.self), count: 4 * buffer.count))
+                #else
                 for value in buffer { withUnsafeBytes(of: value.bitPattern.littleEndian) { file.append(contentsOf: $0) } }
+                #endif
             }
         }
         try writeAtomically(file, to: url)

@@ -77,7 +77,7 @@ extension Tensor {
 
 /// e^x.
 public func exp(_ x: Tensor) -> Tensor {
-    let y = x.mapped(fastExp)
+    let y = x.mapped { fastExp($0) }
     return y.recorded(from: [x]) { g in [g * y] }
 }
 
