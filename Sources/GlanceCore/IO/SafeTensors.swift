@@ -131,14 +131,16 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
     do {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try data.write(to: temporary)
-        if FileManager.default.fileExists(atPath: url.path) {
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-        } else {
-            try FileManager.default.moveItem(at: temporary, to: url)
-        }
     } catch {
         try? FileManager.default.removeItem(at: temporary)
         throw SafeTensorsError.unwritable(path: url.path, reason: error.localizedDescription)
+    }
+    // rename(2) replaces an existing destination atomically. (FileManager.replaceItemAt on
+    // Linux deletes the destination and then fails, losing both files.)
+    guard rename(temporary.path, url.path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: temporary)
+        throw SafeTensorsError.unwritable(path: url.path, reason: reason)
     }
 }
 

@@ -34,6 +34,7 @@ extension Tensor {
         }
         let a = detached(), b = other.detached()
         let needA = requiresGradient, needB = other.requiresGradient
+        let batchedShared = sharedOther && rank > 2
         return result.recorded(from: [self, other]) { g in
             var gradA: Tensor? = nil, gradB: Tensor? = nil
             switch (transposeSelf, transposeOther) {
@@ -44,10 +45,11 @@ extension Tensor {
                 if needA { gradA = g.matmul(b) }
                 if needB { gradB = g.matmul(a, transposeSelf: true) }
             case (true, false):
-                if needA { gradA = b.matmul(g, transposeOther: true) }
+                // A shared matrix b cannot be the batched left operand: use dA = (g·bᵀ)ᵀ.
+                if needA { gradA = batchedShared ? g.matmul(b, transposeOther: true).transposed() : b.matmul(g, transposeOther: true) }
                 if needB { gradB = a.matmul(g) }
             case (true, true):
-                if needA { gradA = b.matmul(g, transposeSelf: true, transposeOther: true) }
+                if needA { gradA = batchedShared ? g.matmul(b).transposed() : b.matmul(g, transposeSelf: true, transposeOther: true) }
                 if needB { gradB = g.matmul(a, transposeSelf: true, transposeOther: true) }
             }
             if sharedOther, let product = gradB, product.rank > 2 {
