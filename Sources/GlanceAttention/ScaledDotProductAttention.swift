@@ -145,7 +145,7 @@ struct AttentionGeometry: Sendable {
                     for r in 0..<rows {
                         let row = scores + r * keyBlock
                         if let mask { for j in 0..<columns { row[j] += mask[keyStart + j] } }
-                        if causal { for j in Swift.max(0, start + r + 1 - keyStart)..<columns { row[j] = -.infinity } }
+                        if causal { for j in Swift.min(columns, Swift.max(0, start + r + 1 - keyStart))..<columns { row[j] = -.infinity } }
                         let peak = Swift.max(runningMax[r], vectorMax(row, columns))
                         guard peak > -Float.infinity else {
                             row.update(repeating: 0, count: columns)

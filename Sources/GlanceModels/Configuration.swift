@@ -82,8 +82,20 @@ private func fieldName(_ path: [any CodingKey]) -> String {
 }
 
 extension KeyedDecodingContainer {
-    /// The value for `key`, or `fallback` when the key is absent.
+    /// The value for `key`, or `fallback` when the key is absent (null is not absent: it throws).
     func value<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
-        try decodeIfPresent(T.self, forKey: key) ?? fallback
+        guard contains(key) else { return fallback }
+        do {
+            return try decode(T.self, forKey: key)
+        } catch let error as DecodingError {
+            throw error
+        } catch let error as ConfigurationValueError {
+            throw error
+        } catch {
+            // Foundation's JSONDecoder reports a number that does not fit (16.5 for an Int) with an
+            // internal error that becomes "not valid JSON" without the key: name the key here.
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [key], debugDescription: "is not a valid \(T.self) (\(error))",
+                                                    underlyingError: error))
+        }
     }
 }

@@ -79,7 +79,8 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         modelDimensions = try c.value(.modelDimensions, default: d.modelDimensions)
         heads = try c.value(.heads, default: d.heads)
         feedForwardMultiplier = try c.value(.feedForwardMultiplier, default: d.feedForwardMultiplier)
-        if let name = try c.decodeIfPresent(String.self, forKey: .activation) {
+        if c.contains(.activation) {
+            let name = try c.decode(String.self, forKey: .activation)
             guard let value = Activation(rawValue: name) else {
                 throw ConfigurationValueError(field: "model.activation", reason: "must be one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
             }

@@ -176,6 +176,14 @@ public final class LanguageModelTrainer {
             else if key.hasPrefix("optimizer.") { optimizerState[String(key.dropFirst(10))] = value }
             else { throw CheckpointError.incompatible(path: url.path, reason: "unexpected entry '\(key)'") }
         }
+        // Optimizer moments ("m.<parameter key>") must fit the parameters: a wrong shape would
+        // be written out of bounds by the next update.
+        let shapes = Dictionary(uniqueKeysWithValues: model.trainableParameters().map { ($0.key, $0.parameter.shape) })
+        for (key, value) in optimizerState {
+            guard let dot = key.firstIndex(of: "."), shapes[String(key[key.index(after: dot)...])] == value.shape else {
+                throw CheckpointError.incompatible(path: url.path, reason: "optimizer entry '\(key)' of shape \(value.shape) fits no parameter of this model")
+            }
+        }
         let previous = model.parameterValues()
         do {
             try model.update(parameters: parameters)

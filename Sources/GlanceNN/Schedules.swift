@@ -53,8 +53,9 @@ public struct InverseSquareRootSchedule: LearningRateSchedule {
 /// before clipping.
 @discardableResult
 public func clipGlobalNorm(_ gradients: inout [String: Tensor], maximumNorm: Float) -> Float {
-    let norm = gradients.values.reduce(Float(0)) { total, g in
-        total + g.withUnsafeBufferPointer { vectorDot($0.baseAddress!, $0.baseAddress!, $0.count) }
+    // Summed in key order: a dictionary's order differs between instances, and so would the norm's rounding.
+    let norm = gradients.keys.sorted().reduce(Float(0)) { total, key in
+        total + gradients[key]!.withUnsafeBufferPointer { vectorDot($0.baseAddress!, $0.baseAddress!, $0.count) }
     }.squareRoot()
     if maximumNorm > 0, norm > maximumNorm {
         let scale = maximumNorm / (norm + 1e-6)

@@ -21,7 +21,8 @@ extension Tensor {
     public func gathered(alongAxis axis: Int, indices: IndexTensor) -> Tensor {
         let axis = normalizeAxis(axis, rank: rank)
         let (outer, extent, inner) = split(shape, at: axis)
-        let shared = indices.shape.count == 1 && axis > 0 || outer == 1 && indices.shape.count == 1
+        // Rank-1 indices are shared by every leading position; otherwise there is one row per position.
+        let shared = indices.shape.count == 1
         precondition(shared || Array(indices.shape.dropLast()) == Array(shape[..<axis]),
                      "indices of shape \(indices.shape) do not match the leading axes of \(shape) at axis \(axis)")
         let m = indices.shape.last!
@@ -50,7 +51,7 @@ extension Tensor {
     public func scatterAdding(alongAxis axis: Int, indices: IndexTensor, extent: Int) -> Tensor {
         let axis = normalizeAxis(axis, rank: rank)
         let (outer, m, inner) = split(shape, at: axis)
-        let shared = indices.shape.count == 1 && (axis > 0 || outer == 1)
+        let shared = indices.shape.count == 1
         precondition(indices.shape.last == m && (shared || indices.values.count == outer * m),
                      "indices of shape \(indices.shape) do not match \(shape) at axis \(axis)")
         precondition(indices.values.allSatisfy { $0 >= 0 && $0 < extent }, "scatter index out of range 0..<\(extent)")

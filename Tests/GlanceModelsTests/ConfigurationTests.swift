@@ -1,0 +1,215 @@
+import Foundation
+import GlanceModels
+import GlanceNN
+import Testing
+
+/// Strict configuration loading: every problem is a ConfigurationError naming the file and field.
+@Suite struct ConfigurationTests {
+    /// Writes `json` to a temporary file, loads it and returns the result or the error.
+    static func load(_ json: String) throws -> Result<TrainingConfiguration, any Error> {
+        let folder = try makeTemporaryFolder("glance-config-tests")
+        defer { remove(folder) }
+        let url = folder.appendingPathComponent("config.json")
+        try Data(json.utf8).write(to: url)
+        do { return .success(try loadConfiguration(TrainingConfiguration.self, from: url)) } catch {
+            guard let error = error as? ConfigurationError else { return .failure(error) }
+            // Every configuration error names the file it is about.
+            guard "\(error)".contains(url.path) else { return .failure(WrongPath(error: error)) }
+            return .failure(error)
+        }
+    }
+
+    struct WrongPath: Error { let error: ConfigurationError }
+
+    /// The field named by an `unknownField` or `invalidValue` error.
+    static func field(of result: Result<TrainingConfiguration, any Error>) -> String? {
+        guard case let .failure(error) = result, let error = error as? ConfigurationError else { return nil }
+        switch error {
+        case let .unknownField(_, field, _), let .invalidValue(_, field, _): return field
+        default: return nil
+        }
+    }
+
+    static let minimal = #"{"data": {"corpus": "data/x"}}"#
+
+    @Test("a missing file is missingFile naming the path")
+    func missingFile() {
+        let url = URL(fileURLWithPath: "/nonexistent/glance-\(UUID().uuidString)/config.json")
+        #expect(throws: ConfigurationError.missingFile(path: url.path)) {
+            _ = try loadConfiguration(TrainingConfiguration.self, from: url)
+        }
+        #expect(ConfigurationError.missingFile(path: url.path).description.contains(url.path))
+    }
+
+    @Test("malformed JSON is 'malformed'", arguments: ["{", "", "not json", #"{"model": {"context": 16}"#, #"{"model" 16}"#, "[1, 2]", "42", #""text""#, "null"])
+    func malformed(_ json: String) throws {
+        let result = try Self.load(json)
+        guard case let .failure(error) = result, case .malformed = error as? ConfigurationError else {
+            Issue.record("expected a malformed error for \(json.debugDescription), got \(result)")
+            return
+        }
+    }
+
+    @Test("unknown fields are rejected with their dotted name",
+          arguments: [
+            (#"{"data": {"corpus": "x"}, "foo": 1}"#, "foo"),
+            (#"{"data": {"corpus": "x"}, "model": {"foo": 1}}"#, "model.foo"),
+            (#"{"data": {"corpus": "x"}, "model": {"context": 16, "d_modle": 32}}"#, "model.d_modle"),
+            (#"{"data": {"corpus": "x"}, "training": {"stpes": 10}}"#, "training.stpes"),
+            (#"{"data": {"corpus": "x", "split": "train"}}"#, "data.split"),
+            (#"{"data": {"corpus": "x"}, "model": {"Context": 16}}"#, "model.Context"),
+          ])
+    func unknownField(_ json: String, _ field: String) throws {
+        let result = try Self.load(json)
+        guard case let .failure(error) = result, case let .unknownField(_, name, known) = error as? ConfigurationError else {
+            Issue.record("expected an unknown-field error for \(json), got \(result)")
+            return
+        }
+        #expect(name == field)
+        #expect("\(error)".contains(field))
+        #expect(!known.isEmpty)
+    }
+
+    @Test("a wrong type names the field",
+          arguments: [
+            (#"{"data": {"corpus": "x"}, "model": {"context": "16"}}"#, "model.context"),
+            (#"{"data": {"corpus": "x"}, "model": {"dropout": "0.1"}}"#, "model.dropout"),
+            (#"{"data": {"corpus": "x"}, "model": {"context": 16.5}}"#, "model.context"),
+            (#"{"data": {"corpus": "x"}, "model": {"attention": 3}}"#, "model.attention"),
+            (#"{"data": {"corpus": "x"}, "training": {"steps": true}}"#, "training.steps"),
+            (#"{"data": {"corpus": "x"}, "training": {"seed": -1}}"#, "training.seed"),
+            (#"{"data": {"corpus": 5}}"#, "data.corpus"),
+            (#"{"data": {"corpus": "x"}, "model": 5}"#, "model"),
+            (#"{"data": {"corpus": "x"}, "output": ["a"]}"#, "output"),
+          ])
+    func wrongType(_ json: String, _ field: String) throws {
+        let result = try Self.load(json)
+        #expect(Self.field(of: result) == field, "\(json) → \(result)")
+    }
+
+    @Test("a missing required field names it",
+          arguments: [(#"{}"#, "data"), (#"{"data": {}}"#, "data.corpus"), (#"{"model": {"context": 8}}"#, "data")])
+    func missingRequired(_ json: String, _ field: String) throws {
+        let result = try Self.load(json)
+        #expect(Self.field(of: result) == field, "\(json) → \(result)")
+    }
+
+    @Test("null is not a value: it names the field instead of falling back to a default",
+          arguments: [
+            (#"{"data": {"corpus": "x"}, "model": {"context": null}}"#, "model.context"),
+            (#"{"data": {"corpus": "x"}, "model": {"activation": null}}"#, "model.activation"),
+            (#"{"data": {"corpus": "x"}, "training": {"steps": null}}"#, "training.steps"),
+            (#"{"data": {"corpus": "x"}, "model": null}"#, "model"),
+            (#"{"data": {"corpus": "x"}, "output": null}"#, "output"),
+            (#"{"data": null}"#, "data"),
+            (#"{"data": {"corpus": null}}"#, "data.corpus"),
+          ])
+    func nullValue(_ json: String, _ field: String) throws {
+        let result = try Self.load(json)
+        #expect(Self.field(of: result) == field, "\(json) → \(result)")
+    }
+
+    @Test("invalid values name the field",
+          arguments: [
+            (#""model": {"heads": 0}"#, "model.heads"),
+            (#""model": {"heads": -1}"#, "model.heads"),
+            (#""model": {"d_model": 30, "heads": 4}"#, "model.d_model"),
+            (#""model": {"d_model": 0}"#, "model.d_model"),
+            (#""model": {"dropout": 1}"#, "model.dropout"),
+            (#""model": {"dropout": -0.1}"#, "model.dropout"),
+            (#""model": {"attention": "nope"}"#, "model.attention"),
+            (#""model": {"activation": "swish"}"#, "model.activation"),
+            (#""model": {"positions": "rotary"}"#, "model.positions"),
+            (#""model": {"context": 0}"#, "model.context"),
+            (#""model": {"layers": 0}"#, "model.layers"),
+            (#""model": {"vocab_size": 0}"#, "model.vocab_size"),
+            (#""model": {"ffn_multiplier": 0}"#, "model.ffn_multiplier"),
+            (#""training": {"steps": 0}"#, "training.steps"),
+            (#""training": {"batch_size": 0}"#, "training.batch_size"),
+            (#""training": {"learning_rate": 0}"#, "training.learning_rate"),
+            (#""training": {"learning_rate": -1e-3}"#, "training.learning_rate"),
+            (#""training": {"warmup_steps": -1}"#, "training.warmup_steps"),
+            (#""training": {"min_lr_ratio": 1.5}"#, "training.min_lr_ratio"),
+            (#""training": {"beta1": 1}"#, "training.beta1"),
+            (#""training": {"beta2": -0.5}"#, "training.beta2"),
+            (#""training": {"epsilon": 0}"#, "training.epsilon"),
+            (#""training": {"grad_clip": -1}"#, "training.grad_clip"),
+            (#""training": {"weight_decay": -0.1}"#, "training.weight_decay"),
+            (#""training": {"log_every": 0}"#, "training.log_every"),
+            (#""training": {"eval_every": 0}"#, "training.eval_every"),
+            (#""training": {"eval_windows": 0}"#, "training.eval_windows"),
+            (#""training": {"checkpoint_every": 0}"#, "training.checkpoint_every"),
+          ])
+    func invalidValue(_ fragment: String, _ field: String) throws {
+        let json = #"{"data": {"corpus": "x"}, "# + fragment + "}"
+        let result = try Self.load(json)
+        guard case let .failure(error) = result, case .invalidValue = error as? ConfigurationError else {
+            Issue.record("expected an invalid-value error for \(json), got \(result)")
+            return
+        }
+        #expect(Self.field(of: result) == field, "\(json) → \(error)")
+    }
+
+    @Test("defaults fill every absent field")
+    func defaults() throws {
+        let configuration = try Self.load(Self.minimal).get()
+        #expect(configuration.model == LanguageModelConfiguration())
+        #expect(configuration.training == OptimizationConfiguration())
+        #expect(configuration.data.corpus == "data/x")
+        #expect(configuration.output == "runs/charlm")
+        let m = configuration.model, t = configuration.training
+        #expect([m.vocabularySize, m.context, m.layers, m.modelDimensions, m.heads, m.feedForwardMultiplier] as [Int] == [256, 256, 4, 256, 4, 4])
+        #expect(m.activation == .gelu && m.dropout == 0 && m.attention == "full" && m.positions == "learned")
+        #expect([t.batchSize, t.steps, t.warmupSteps, t.logEvery, t.evalEvery, t.evalWindows, t.checkpointEvery] as [Int] == [32, 2000, 100, 10, 250, 64, 500])
+        #expect(t.learningRate == 1e-3 && t.minimumLearningRateRatio == 0.1 && t.weightDecay == 0.1)
+        #expect(t.beta1 == 0.9 && t.beta2 == 0.99 && t.epsilon == 1e-8 && t.gradientClip == 1 && t.seed == 1234)
+    }
+
+    @Test("given fields override defaults, the others keep theirs")
+    func partialOverride() throws {
+        let configuration = try Self.load(#"""
+        {"model": {"context": 32, "d_model": 48, "heads": 3, "activation": "silu", "positions": "sinusoidal", "dropout": 0.25},
+         "training": {"steps": 7, "learning_rate": 0.01, "seed": 18446744073709551615},
+         "data": {"corpus": "c"}, "output": "runs/x"}
+        """#).get()
+        #expect(configuration.model.context == 32 && configuration.model.modelDimensions == 48 && configuration.model.heads == 3)
+        #expect(configuration.model.activation == .silu && configuration.model.positions == "sinusoidal" && configuration.model.dropout == 0.25)
+        #expect(configuration.model.layers == 4 && configuration.model.vocabularySize == 256)
+        #expect(configuration.training.steps == 7 && configuration.training.learningRate == 0.01 && configuration.training.seed == .max)
+        #expect(configuration.training.batchSize == 32)
+        #expect(configuration.output == "runs/x")
+    }
+
+    @Test("every activation name loads", arguments: Activation.allCases)
+    func activations(_ activation: Activation) throws {
+        let configuration = try Self.load(#"{"data": {"corpus": "x"}, "model": {"activation": "\#(activation.rawValue)"}}"#).get()
+        #expect(configuration.model.activation == activation)
+    }
+
+    @Test("the configurations shipped in configs/ load")
+    func shippedConfigurations() throws {
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".json") }
+        #expect(!files.isEmpty)
+        for file in files {
+            #expect(throws: Never.self, "\(file)") {
+                _ = try loadConfiguration(TrainingConfiguration.self, from: configs.appendingPathComponent(file))
+            }
+        }
+    }
+
+    @Test("a configuration survives encoding and decoding")
+    func roundTrip() throws {
+        var configuration = TrainingConfiguration(data: DataConfiguration(corpus: "somewhere"), output: "runs/y")
+        configuration.model.context = 64
+        configuration.model.activation = .glu
+        configuration.training.gradientClip = 0
+        let data = try JSONEncoder().encode(configuration)
+        let folder = try makeTemporaryFolder()
+        defer { remove(folder) }
+        let url = folder.appendingPathComponent("c.json")
+        try data.write(to: url)
+        #expect(try loadConfiguration(TrainingConfiguration.self, from: url) == configuration)
+    }
+}
