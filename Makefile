@@ -18,8 +18,7 @@ build: deps
 
 # The test suite: every op gradient-checked, every layer, the trainer, the CLI.
 test: deps
-	$(SWIFT) build $(RELEASE) --product glance
-	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing
+	$(SWIFT) test $(RELEASE)
 
 # The default corpus: GCIDE (Debian's dict-gcide), split 90/5/5 into data/gcide.
 data: build

@@ -20,17 +20,17 @@ public func fastExp(_ input: FloatVector) -> FloatVector {
     // Compare-and-blend keeps this vectorized (clamped/pointwiseMin scalarize for NaN rules).
     let x = vectorMin(vectorMax(input, FloatVector(repeating: lowest)), FloatVector(repeating: 88.0))
     let magic = FloatVector(repeating: 12582912)  // 1.5 · 2^23: adding it rounds to an integer
-    let shifted = x * 1.44269504088896341 + magic
+    // Written with addingProduct so that each step is one fused multiply-add.
+    let shifted = magic.addingProduct(x, FloatVector(repeating: 1.44269504088896341))
     let n = shifted - magic
-    var r = x - n * 0.693359375
-    r = r + n * 2.12194440e-4
-    var p = FloatVector(repeating: 1.9875691500e-4)
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let y = p * (r * r) + r + 1
+    var r = x.addingProduct(n, FloatVector(repeating: -0.693359375))
+    r = r.addingProduct(n, FloatVector(repeating: 2.12194440e-4))
+    var p = FloatVector(repeating: 1.3981999507e-3).addingProduct(FloatVector(repeating: 1.9875691500e-4), r)
+    p = FloatVector(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = FloatVector(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = FloatVector(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = FloatVector(repeating: 5.0000001201e-1).addingProduct(p, r)
+    let y = (r + 1).addingProduct(p, r * r)
     let bits = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127
     let scale = unsafeBitCast(bits &<< 23, to: FloatVector.self)
     return (y * scale).replacing(with: 0, where: input .< lowest)
@@ -45,12 +45,11 @@ public func fastExp(_ x: Float) -> Float { fastExp(FloatVector(repeating: x))[0]
 public func fastErf(_ x: FloatVector) -> FloatVector {
     let sign = FloatVector(repeating: 1).replacing(with: -1, where: x .< 0)
     let a = abs(x)
-    let t = 1 / (1 + 0.3275911 * a)
-    var p = FloatVector(repeating: 1.061405429)
-    p = p * t - 1.453152027
-    p = p * t + 1.421413741
-    p = p * t - 0.284496736
-    p = p * t + 0.254829592
+    let t = 1 / FloatVector(repeating: 1).addingProduct(a, FloatVector(repeating: 0.3275911))
+    var p = FloatVector(repeating: -1.453152027).addingProduct(FloatVector(repeating: 1.061405429), t)
+    p = FloatVector(repeating: 1.421413741).addingProduct(p, t)
+    p = FloatVector(repeating: -0.284496736).addingProduct(p, t)
+    p = FloatVector(repeating: 0.254829592).addingProduct(p, t)
     let y = 1 - p * t * fastExp(-(a * a))
     return sign * y
 }
