@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "GlanceTestSupport", dependencies: ["GlanceCore"], path: "Tests/GlanceTestSupport"),
         .testTarget(name: "GlanceCoreTests", dependencies: ["GlanceCore", "GlanceTestSupport"]),
         .testTarget(name: "GlanceNNTests", dependencies: ["GlanceNN", "GlanceTestSupport"]),
-        .testTarget(name: "GlanceAttentionTests", dependencies: ["GlanceAttention", "GlanceTestSupport"]),
+        .testTarget(name: "GlanceAttentionTests", dependencies: ["GlanceAttention", "GlanceTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "GlanceDataTests", dependencies: ["GlanceData", "GlanceTestSupport"]),
         .testTarget(name: "GlanceModelsTests", dependencies: ["GlanceModels", "GlanceTestSupport"]),
         .testTarget(name: "GlanceCLITests", dependencies: ["glance", "GlanceTestSupport"]),

@@ -19,7 +19,7 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A configuration section whose JSON keys are fixed: anything else is rejected.
-public protocol StrictConfigurationSection: Codable {
+public protocol StrictConfigurationSection: Codable, Sendable {
     /// JSON keys this section accepts, with the nested sections under them.
     static var fields: [String: (any StrictConfigurationSection.Type)?] { get }
 }

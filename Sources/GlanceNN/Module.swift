@@ -28,7 +28,7 @@ public protocol UnaryLayer: Module {
 /// holding a ``Parameter``, a `Module`, an optional of either, or an array of them. Keys are
 /// property names joined by dots (`blocks.3.attention.query.weight`), in declaration order.
 /// Properties whose name starts with an underscore are skipped.
-open class Module: @unchecked Sendable {
+open class Module {
     /// Whether the module is in training mode (dropout active, batch statistics used).
     public private(set) var isTraining = true
 
