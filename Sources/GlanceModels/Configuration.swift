@@ -45,8 +45,12 @@ public func loadConfiguration<Section: StrictConfigurationSection>(_ type: Secti
     guard FileManager.default.fileExists(atPath: path) else { throw ConfigurationError.missingFile(path: path) }
     let data: Data
     do { data = try Data(contentsOf: url) } catch { throw ConfigurationError.malformed(path: path, detail: error.localizedDescription) }
-    guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-        throw ConfigurationError.malformed(path: path, detail: "not a JSON object")
+    let parsed: Any
+    do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+        throw ConfigurationError.malformed(path: path, detail: "not valid JSON (\(error.localizedDescription))")
+    }
+    guard let object = parsed as? [String: Any] else {
+        throw ConfigurationError.malformed(path: path, detail: "the top level is not a JSON object")
     }
     try Section.rejectUnknownKeys(in: object, prefix: "", path: path)
     do {
