@@ -1,3 +1,4 @@
+import Foundation
 import GlanceCore
 
 /// What it takes to build any attention mechanism: the common sizes and the
@@ -13,6 +14,21 @@ public struct AttentionSettings: Sendable, Equatable {
     public var standardDeviation: Float?
     /// Init standard deviation of the output projection (nil: as `standardDeviation`).
     public var outputStandardDeviation: Float?
+    /// Linformer: projected sequence length k (nil: min(256, maximumLength)).
+    public var projectedLength: Int? = nil
+    /// Linformer: sharing of the projections, a ``LinformerSharing`` name (nil: "headwise").
+    public var sharing: String? = nil
+    /// Whether the layer will be used with causal masks: mechanisms that cannot be causal
+    /// (Linformer) throw an error naming `causal`.
+    public var causal: Bool = false
+    /// Performer: number of random features m (nil: ⌊d·ln d⌋ for head dimensions d, performer-pytorch's default).
+    public var features: Int? = nil
+    /// Performer: the kernel, a ``PerformerKernel`` name, "softmax" or "relu" (nil: "softmax").
+    public var kernel: String? = nil
+    /// Performer: orthogonal random features (nil: true); false draws plain Gaussian ones.
+    public var orthogonal: Bool? = nil
+    /// Performer: redraw the features every this many training steps (nil: never).
+    public var redrawInterval: Int? = nil
 
     public init(type: String, modelDimensions: Int, heads: Int, maximumLength: Int,
                 standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil) {
@@ -28,7 +44,7 @@ public struct AttentionSettings: Sendable, Equatable {
 /// Builds attention mechanisms by name, for configs and `glance bench`.
 public enum AttentionRegistry {
     /// Names that ``make(_:generator:)`` accepts.
-    public static let names = ["full"]
+    public static let names = ["full", "linformer", "performer"]
 
     public static func make(_ settings: AttentionSettings, generator: inout RandomGenerator) throws -> any AttentionMechanism {
         switch settings.type {
@@ -36,6 +52,27 @@ public enum AttentionRegistry {
             return try FullAttention(modelDimensions: settings.modelDimensions, heads: settings.heads,
                                      standardDeviation: settings.standardDeviation,
                                      outputStandardDeviation: settings.outputStandardDeviation, generator: &generator)
+        case "linformer":
+            let sharingName = settings.sharing ?? LinformerSharing.headwise.rawValue
+            guard let sharing = LinformerSharing(rawValue: sharingName) else {
+                throw AttentionConfigurationError(field: "linformer_sharing", reason: "must be one of \(LinformerSharing.names.joined(separator: ", ")), got '\(sharingName)'")
+            }
+            return try Linformer(modelDimensions: settings.modelDimensions, heads: settings.heads, maximumLength: settings.maximumLength,
+                                 projectedLength: settings.projectedLength ?? min(256, settings.maximumLength), sharing: sharing,
+                                 causal: settings.causal, standardDeviation: settings.standardDeviation,
+                                 outputStandardDeviation: settings.outputStandardDeviation, generator: &generator)
+        case "performer":
+            let kernelName = settings.kernel ?? PerformerKernel.softmax.rawValue
+            guard let kernel = PerformerKernel(rawValue: kernelName) else {
+                throw AttentionConfigurationError(field: "kernel", reason: "must be softmax or relu, got '\(kernelName)'")
+            }
+            let headDimensions = settings.modelDimensions / Swift.max(settings.heads, 1)
+            let defaultFeatures = Swift.max(1, Int(Double(headDimensions) * Foundation.log(Double(Swift.max(headDimensions, 1)))))
+            return try Performer(modelDimensions: settings.modelDimensions, heads: settings.heads,
+                                 features: settings.features ?? defaultFeatures, kernel: kernel,
+                                 orthogonal: settings.orthogonal ?? true, redrawInterval: settings.redrawInterval,
+                                 standardDeviation: settings.standardDeviation,
+                                 outputStandardDeviation: settings.outputStandardDeviation, generator: &generator)
         default:
             throw AttentionConfigurationError(field: "attention", reason: "unknown mechanism '\(settings.type)'; known: \(names.joined(separator: ", "))")
         }

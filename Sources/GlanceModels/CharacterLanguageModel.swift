@@ -36,8 +36,11 @@ public final class CharacterLanguageModel: Module {
         embeddingDropout = Dropout(probability: c.dropout, source: _randomSource)
         var blocks: [TransformerBlock] = []
         for _ in 0..<c.layers {
-            let settings = AttentionSettings(type: c.attention, modelDimensions: c.modelDimensions, heads: c.heads, maximumLength: c.context,
+            var settings = AttentionSettings(type: c.attention, modelDimensions: c.modelDimensions, heads: c.heads, maximumLength: c.context,
                                              standardDeviation: std, outputStandardDeviation: residualStd)
+            settings.features = c.performerFeatures
+            settings.kernel = c.performerKernel
+            settings.redrawInterval = c.performerRedrawEvery
             let attention = try AttentionRegistry.make(settings, generator: &generator)
             let feedForward = FeedForward(dimensions: c.modelDimensions, hiddenDimensions: c.feedForwardMultiplier * c.modelDimensions,
                                           activation: c.activation, standardDeviation: std, outputStandardDeviation: residualStd,

@@ -59,6 +59,17 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     public var attention = "full"
     /// "learned" or "sinusoidal" absolute positions.
     public var positions = "learned"
+    /// Performer: random features m (nil: ⌊d·ln d⌋ for head dimensions d).
+    public var performerFeatures: Int? = nil
+    /// Performer: "softmax" or "relu" (nil: "softmax").
+    public var performerKernel: String? = nil
+    /// Performer: redraw the random features every this many training steps (nil: never).
+    public var performerRedrawEvery: Int? = nil
+    /// Linformer: projected length k (nil: min(256, context)). Validated, but the char-LM is
+    /// causal and Linformer is not, so `"attention": "linformer"` is rejected here.
+    public var linformerK: Int? = nil
+    /// Linformer: projection sharing, none, headwise, key-value or layerwise (nil: headwise).
+    public var linformerSharing: String? = nil
 
     public static let fields: [String: (any StrictConfigurationSection.Type)?] = Dictionary(
         uniqueKeysWithValues: CodingKeys.allCases.map { ($0.rawValue, nil) })
@@ -66,6 +77,8 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     enum CodingKeys: String, CodingKey, CaseIterable {
         case vocabularySize = "vocab_size", context, layers, modelDimensions = "d_model", heads
         case feedForwardMultiplier = "ffn_multiplier", activation, dropout, attention, positions
+        case performerFeatures = "performer_features", performerKernel = "performer_kernel", performerRedrawEvery = "performer_redraw_every"
+        case linformerK = "linformer_k", linformerSharing = "linformer_sharing"
     }
 
     public init() {}
@@ -89,6 +102,11 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         dropout = try c.value(.dropout, default: d.dropout)
         attention = try c.value(.attention, default: d.attention)
         positions = try c.value(.positions, default: d.positions)
+        performerFeatures = try c.decodeIfPresent(Int.self, forKey: .performerFeatures)
+        performerKernel = try c.decodeIfPresent(String.self, forKey: .performerKernel)
+        performerRedrawEvery = try c.decodeIfPresent(Int.self, forKey: .performerRedrawEvery)
+        linformerK = try c.decodeIfPresent(Int.self, forKey: .linformerK)
+        linformerSharing = try c.decodeIfPresent(String.self, forKey: .linformerSharing)
     }
 
     public func validate() throws {
@@ -106,6 +124,25 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         if !(dropout >= 0 && dropout < 1) { throw ConfigurationValueError(field: "model.dropout", reason: "must be in [0, 1), got \(dropout)") }
         if !AttentionRegistry.names.contains(attention) {
             throw ConfigurationValueError(field: "model.attention", reason: "must be one of \(AttentionRegistry.names.joined(separator: ", ")), got '\(attention)'")
+        }
+        if attention == "linformer" {
+            throw ConfigurationValueError(field: "model.attention",
+                                          reason: "Linformer is not causal (each projected key mixes all positions, future ones included), and the character language model is a causal decoder; use another mechanism")
+        }
+        if let linformerK, linformerK < 1 || linformerK > context {
+            throw ConfigurationValueError(field: "model.linformer_k", reason: "must be between 1 and context (\(context)), got \(linformerK)")
+        }
+        if let linformerSharing, !LinformerSharing.names.contains(linformerSharing) {
+            throw ConfigurationValueError(field: "model.linformer_sharing", reason: "must be one of \(LinformerSharing.names.joined(separator: ", ")), got '\(linformerSharing)'")
+        }
+        if let performerFeatures, performerFeatures < 1 {
+            throw ConfigurationValueError(field: "model.performer_features", reason: "must be at least 1, got \(performerFeatures)")
+        }
+        if let performerKernel, performerKernel != "softmax" && performerKernel != "relu" {
+            throw ConfigurationValueError(field: "model.performer_kernel", reason: "must be 'softmax' or 'relu', got '\(performerKernel)'")
+        }
+        if let performerRedrawEvery, performerRedrawEvery < 1 {
+            throw ConfigurationValueError(field: "model.performer_redraw_every", reason: "must be at least 1 step, got \(performerRedrawEvery)")
         }
         if positions != "learned" && positions != "sinusoidal" {
             throw ConfigurationValueError(field: "model.positions", reason: "must be 'learned' or 'sinusoidal', got '\(positions)'")

@@ -1,5 +1,6 @@
 import Foundation
 import GlanceCore
+import GlanceAttention
 import GlanceData
 import GlanceNN
 
@@ -63,6 +64,7 @@ public final class LanguageModelTrainer {
         let t = configuration.training
         let batch = WindowSampler.randomBatch(from: corpus.train, batchSize: t.batchSize, length: configuration.model.context, generator: &dataGenerator)
         model.train()
+        for (_, module) in model.namedModules() { (module as? FeatureRedrawing)?.redrawFeatures(step: step) }
         let (loss, initialGradients) = valueAndGradient(model: model) { $0.loss(inputs: batch.inputs, targets: batch.targets) }
         let value = loss.item()
         guard value.isFinite else {

@@ -27,6 +27,15 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON lines.") var json = false
     @Flag(help: "Time a square matrix product through Glance and through raw BLAS instead.") var gemm = false
     @Option(help: "Matrix size for --gemm.") var size = 1024
+    @Option(help: "Linformer: projected sequence length k (default: min(256, length)).") var k: Int?
+    @Option(help: "Linformer: projection sharing: none, headwise (default), key-value, layerwise.") var sharing: String?
+    @Flag(help: """
+        Instead of timing, print the relative error ‖approx − exact‖/‖exact‖ of the mechanism's \
+        attention against exact softmax attention on the same random Q, K, V (N(0, 1), \
+        [batch, heads, length, head-dim]), mean over seeds 0, 1, 2, with the mechanism's settings.
+        """) var fidelity = false
+    @Option(help: "Performer: random features m (default ⌊d·ln d⌋).") var features: Int?
+    @Option(help: "Performer: kernel, softmax or relu.") var kernel: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -35,10 +44,35 @@ struct Bench: ParsableCommand {
         guard headDim >= 1 else { throw ValidationError("--head-dim must be at least 1, got \(headDim)") }
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
         guard size >= 1 else { throw ValidationError("--size must be at least 1, got \(size)") }
+        if let features, features < 1 { throw ValidationError("--features must be at least 1, got \(features)") }
+        if let kernel, kernel != "softmax" && kernel != "relu" { throw ValidationError("--kernel must be softmax or relu, got '\(kernel)'") }
         guard AttentionRegistry.names.contains(mechanism) else {
             throw ValidationError("unknown --mechanism '\(mechanism)'; known: \(AttentionRegistry.names.joined(separator: ", "))")
         }
-        _ = try lengths()
+        let lengths = try lengths()
+        if let k {
+            guard k >= 1 else { throw ValidationError("--k must be at least 1, got \(k)") }
+            if mechanism == "linformer", let n = lengths.first(where: { $0 < k }) {
+                throw ValidationError("--k \(k) exceeds --length \(n): Linformer projects n positions to k ≤ n")
+            }
+        }
+        if let sharing, !LinformerSharing.names.contains(sharing) {
+            throw ValidationError("unknown --sharing '\(sharing)'; known: \(LinformerSharing.names.joined(separator: ", "))")
+        }
+        if causal && mechanism == "linformer" {
+            throw ValidationError("--causal: Linformer is not causal (each projected key mixes all positions); drop --causal or use another mechanism")
+        }
+    }
+
+    /// The mechanism's settings for sequences of length `n`.
+    func settings(length n: Int) -> AttentionSettings {
+        var settings = AttentionSettings(type: mechanism, modelDimensions: heads * headDim, heads: heads, maximumLength: n)
+        settings.features = features
+        settings.kernel = kernel
+        settings.projectedLength = k
+        settings.sharing = sharing
+        settings.causal = causal
+        return settings
     }
 
     func lengths() throws -> [Int] {
@@ -52,10 +86,10 @@ struct Bench: ParsableCommand {
     func run() throws {
         compute.apply()
         if gemm { return try runGemm() }
+        if fidelity { return try runFidelity() }
         for n in try lengths() {
             var generator = RandomGenerator(seed: 0)
-            let settings = AttentionSettings(type: mechanism, modelDimensions: heads * headDim, heads: heads, maximumLength: n)
-            let layer = try AttentionRegistry.make(settings, generator: &generator)
+            let layer = try AttentionRegistry.make(settings(length: n), generator: &generator)
             let input = Tensor.randomNormal(shape: [batch, n, heads * headDim], generator: &generator)
             let mask = AttentionMask(causal: causal)
             let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { layer(input, mask: mask) } }
@@ -76,6 +110,27 @@ struct Bench: ParsableCommand {
                 "forward_ms": rounded(forward), "backward_ms": backwardTime.map(rounded) ?? NSNull(),
                 "peak_rss_bytes": peakResidentBytes(), "threads": Threading.count,
             ], order: ["mechanism", "length", "batch", "heads", "head_dim", "causal", "forward_ms", "backward_ms", "peak_rss_bytes", "threads"])
+        }
+    }
+
+    /// `--fidelity`: the mean approximation error over three seeds, for each length.
+    func runFidelity() throws {
+        for n in try lengths() {
+            var reported: [String: Int] = [:]
+            let error = try meanApproximationError(seeds: [0, 1, 2], batch: batch, heads: heads, length: n, headDimensions: headDim,
+                                                   mask: AttentionMask(causal: causal)) { generator in
+                let layer = try AttentionRegistry.make(settings(length: n), generator: &generator)
+                guard let approximate = layer as? any ApproximateAttention else {
+                    throw ValidationError("--fidelity: '\(mechanism)' is exact attention, not an approximation")
+                }
+                reported = approximate.approximationSettings
+                return approximate
+            }
+            var fields: [String: Any] = ["mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim,
+                                         "causal": causal, "fidelity_relative_error": error, "seeds": 3]
+            for (key, value) in reported { fields[key] = value }
+            report(fields, order: ["mechanism", "length", "batch", "heads", "head_dim", "causal"] + reported.keys.sorted()
+                   + ["fidelity_relative_error", "seeds"])
         }
     }
 

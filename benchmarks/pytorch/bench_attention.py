@@ -5,6 +5,7 @@ Follows the contract shared with `glance bench`:
 
     bench_attention.py --mechanism full --length 1024,2048 [--batch 1] [--heads 8]
         [--head-dim 64] [--causal] [--backward] [--threads 2] [--repeat 5] [--warmup 1]
+        [--k K] [--sharing headwise|key-value]   (linformer: lucidrains LinformerSelfAttention)
 
 Layer: x (B, N, H*D) -> separate Q/K/V nn.Linear(d, d, bias) -> (B, H, N, D)
 -> attention -> merge heads -> output nn.Linear(d, d, bias).
@@ -58,6 +59,42 @@ def build_full(torch, args):
     return FullAttention()
 
 
+def build_linformer(torch, args):
+    """lucidrains `linformer` LinformerSelfAttention (the reference of Glance's parity tests),
+    n = the benchmarked length, k = --k (default min(256, n)). --sharing headwise (default) is
+    its plain mode, key-value its share_kv=True (which also shares to_k/to_v, one projection
+    fewer than Glance's key-value mode); none and layerwise have no counterpart there."""
+    from linformer import LinformerSelfAttention
+
+    if args.causal:
+        fail("linformer is not causal; drop --causal")
+    sharing = args.sharing or "headwise"
+    if sharing not in ("headwise", "key-value"):
+        fail(f"--sharing {sharing}: the linformer package has only headwise and key-value (share_kv)")
+    length = args.current_length
+    k = args.k or min(256, length)
+    if k > length:
+        fail(f"--k {k} exceeds --length {length}")
+    return LinformerSelfAttention(args.heads * args.head_dim, length, k=k, heads=args.heads, dim_head=args.head_dim,
+                                  share_kv=(sharing == "key-value"))
+
+
+def build_performer(torch, args):
+    """performer-pytorch 1.1.4 SelfAttention (the reference of Glance's parity tests):
+    m = --features (default its own ⌊d·ln d⌋), --kernel softmax (FAVOR+) or relu
+    (generalized_attention); --causal uses its CPU path, causal_linear_attention_noncuda."""
+    import contextlib, io
+    from torch import nn
+    from performer_pytorch import SelfAttention
+
+    kernel = args.kernel or "softmax"
+    if kernel not in ("softmax", "relu"):
+        fail(f"--kernel {kernel}: must be softmax or relu")
+    with contextlib.redirect_stdout(io.StringIO()):  # its note about the missing CUDA kernel
+        return SelfAttention(args.heads * args.head_dim, causal=args.causal, heads=args.heads, dim_head=args.head_dim,
+                             nb_features=args.features, generalized_attention=(kernel == "relu"), kernel_fn=nn.ReLU())
+
+
 # Peak RSS right after `import torch` (several hundred MiB with the CUDA wheel),
 # reported so that peak_rss_bytes - import_rss_bytes isolates the layer's memory.
 IMPORT_RSS = [None]
@@ -66,6 +103,8 @@ IMPORT_RSS = [None]
 # (B, N, d_model) -> (B, N, d_model). Later: longformer, linformer, performer, reformer.
 MECHANISMS = {
     "full": build_full,
+    "linformer": build_linformer,
+    "performer": build_performer,
 }
 
 
@@ -82,12 +121,17 @@ def parse_args(argv=None):
     parser.add_argument("--repeat", type=positive_int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--k", type=positive_int, default=None, help="linformer: projected length k (default min(256, n))")
+    parser.add_argument("--sharing", default=None, help="linformer: headwise (default) or key-value")
+    parser.add_argument("--features", type=positive_int, default=None, help="performer: random features m")
+    parser.add_argument("--kernel", default=None, help="performer: softmax (default) or relu")
     return parser.parse_args(argv)
 
 
 def bench_one(torch, args, length):
     torch.manual_seed(args.seed)
     d_model = args.heads * args.head_dim
+    args.current_length = length  # builders whose shapes depend on n (linformer) read it
     layer = MECHANISMS[args.mechanism](torch, args)
     x = torch.randn(args.batch, length, d_model)
     result = {
