@@ -10,16 +10,13 @@ see Tests/GlanceAttentionTests/Fixtures/README.md. Computed in float64 and store
 float32, so the fixtures carry no float32 rounding of the reference.
 """
 
-import argparse
-import json
 import os
 from importlib import metadata
 
 import torch
-from safetensors.torch import save_file
+from fixture_io import run_cases, write_fixture
 from linformer import LinformerSelfAttention
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # name -> (batch, seq_len (maximum n), input length, heads, dim_head, k, share_kv, one_kv_head)
 CASES = {
@@ -45,27 +42,12 @@ def make_case(name, c, seed, out):
     for key, parameter in layer.named_parameters():
         tensors[key] = parameter.detach()
         tensors["grad." + key] = parameter.grad.detach()
-    tensors = {k: v.float().contiguous() for k, v in tensors.items()}
-    save_file(tensors, os.path.join(out, name + ".safetensors"))
     config = dict(c, dim=dim, seed=seed, reference="linformer.LinformerSelfAttention",
                   loss="sum(output * output_gradient)", dtype="computed in float64, stored as float32",
                   torch_version=torch.__version__, linformer_version=metadata.version("linformer"),
                   parameters=sorted(k for k, _ in layer.named_parameters()))
-    with open(os.path.join(out, name + ".json"), "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-        f.write("\n")
-    print(f"wrote {name}: output {tuple(output.shape)}")
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.environ.get("GLANCE_FIXTURES") or os.path.join(REPO, "Tests", "GlanceAttentionTests", "Fixtures"))
-    args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    for index, (name, case) in enumerate(CASES.items()):
-        make_case(name, case, args.seed + index, args.out)
+    write_fixture(out, name, tensors, config)
 
 
 if __name__ == "__main__":
-    main()
+    run_cases(__doc__, CASES, make_case)

@@ -13,16 +13,13 @@ Causal cases run performer-pytorch's non-CUDA path (causal_linear_attention_nonc
 one it uses on the CPU. Computed in float64 and stored as float32.
 """
 
-import argparse
-import json
 import os
 from importlib import metadata
 
 import torch
-from safetensors.torch import save_file
+from fixture_io import run_cases, write_fixture
 from performer_pytorch import FastAttention, SelfAttention
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CASES = {
     "performer_fast_bidirectional": dict(kind="fast", batch=2, heads=2, length=40, dim_head=16, nb_features=32, causal=False, kernel="softmax"),
@@ -68,29 +65,14 @@ def make_case(name, c, seed, out):
     for key, parameter in layer.named_parameters():
         tensors[key] = parameter.detach()
         tensors["grad." + key] = parameter.grad.detach()
-    tensors = {k: v.double().float().contiguous() for k, v in tensors.items()}
-    save_file(tensors, os.path.join(out, name + ".safetensors"))
     reference = "performer_pytorch.FastAttention" if c["kind"] == "fast" else "performer_pytorch.SelfAttention"
     config = dict(c, seed=seed, reference=reference, loss="sum(output * output_gradient)",
                   dtype="computed in float64, stored as float32",
                   torch_version=torch.__version__, performer_pytorch_version=metadata.version("performer-pytorch"),
                   inputs=sorted(inputs), parameters=sorted(k for k, _ in layer.named_parameters()),
                   buffers=sorted(k for k, _ in layer.named_buffers()))
-    with open(os.path.join(out, name + ".json"), "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-        f.write("\n")
-    print(f"wrote {name}: output {tuple(output.shape)}")
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.environ.get("GLANCE_FIXTURES") or os.path.join(REPO, "Tests", "GlanceAttentionTests", "Fixtures"))
-    args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    for index, (name, case) in enumerate(CASES.items()):
-        make_case(name, case, args.seed + index, args.out)
+    write_fixture(out, name, tensors, config)
 
 
 if __name__ == "__main__":
-    main()
+    run_cases(__doc__, CASES, make_case)
