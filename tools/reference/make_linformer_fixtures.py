@@ -10,7 +10,6 @@ see Tests/GlanceAttentionTests/Fixtures/README.md. Computed in float64 and store
 float32, so the fixtures carry no float32 rounding of the reference.
 """
 
-import os
 from importlib import metadata
 
 import torch

@@ -13,7 +13,6 @@ Causal cases run performer-pytorch's non-CUDA path (causal_linear_attention_nonc
 one it uses on the CPU. Computed in float64 and stored as float32.
 """
 
-import os
 from importlib import metadata
 
 import torch
