@@ -42,17 +42,6 @@ func expectModelGradientsMatch<Model: Module>(_ model: Model, inputs: [Tensor], 
     #expect(report.passed, "\(label)\n\(report)", sourceLocation: sourceLocation)
 }
 
-/// Plain gradient check (no model).
-func expectGradientsMatch(_ points: [Tensor], step: Float = defaultGradientStep, tolerance: Double = defaultGradientTolerance,
-                          _ label: String = "", sourceLocation: SourceLocation = #_sourceLocation,
-                          _ function: ([Tensor]) -> Tensor) {
-    let report = checkGradients(at: points, step: step, tolerance: tolerance, function)
-    if ProcessInfo.processInfo.environment["GLANCE_GRADCHECK_LOG"] != nil {
-        print("gradcheck \(sourceLocation.fileName):\(sourceLocation.line) \(label) worst ratio \(String(format: "%.3g", report.worstRatio))")
-    }
-    #expect(report.passed, "\(label)\n\(report)", sourceLocation: sourceLocation)
-}
-
 /// A fresh empty folder under the system temporary directory.
 func temporaryFolder(_ name: String = #function) throws -> URL {
     let folder = FileManager.default.temporaryDirectory
