@@ -46,6 +46,22 @@ public struct AttentionConfigurationError: Error, CustomStringConvertible, Equat
     public var description: String { "invalid attention setting '\(field)': \(reason)" }
 }
 
+/// The four projections of a multi-head layer — query, key, value (d → d) and output — after
+/// checking that `heads` divides `modelDimensions`. `outputStandardDeviation` (default:
+/// `standardDeviation`) lets deep models scale down the residual projection's init.
+func multiHeadProjections(modelDimensions: Int, heads: Int, standardDeviation: Float?, outputStandardDeviation: Float?,
+                          generator: inout RandomGenerator) throws -> (query: Linear, key: Linear, value: Linear, output: Linear) {
+    guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
+    guard modelDimensions >= 1, modelDimensions % heads == 0 else {
+        throw AttentionConfigurationError(field: "d_model", reason: "\(modelDimensions) is not a positive multiple of \(heads) heads")
+    }
+    let query = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
+    let key = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
+    let value = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
+    let output = Linear(modelDimensions, modelDimensions, standardDeviation: outputStandardDeviation ?? standardDeviation, generator: &generator)
+    return (query, key, value, output)
+}
+
 extension Tensor {
     /// [batch, length, heads·d] → [batch, heads, length, d].
     public func splittingHeads(_ heads: Int) -> Tensor {

@@ -13,14 +13,9 @@ public final class FullAttention: Module, AttentionMechanism {
     /// `outputStandardDeviation` sets the init of the output projection (deep models scale it down).
     public init(modelDimensions: Int, heads: Int, standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil,
                 generator: inout RandomGenerator) throws {
-        guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
-        guard modelDimensions >= 1, modelDimensions % heads == 0 else {
-            throw AttentionConfigurationError(field: "d_model", reason: "\(modelDimensions) is not a positive multiple of \(heads) heads")
-        }
-        query = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
-        key = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
-        value = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
-        output = Linear(modelDimensions, modelDimensions, standardDeviation: outputStandardDeviation ?? standardDeviation, generator: &generator)
+        (query, key, value, output) = try multiHeadProjections(
+            modelDimensions: modelDimensions, heads: heads, standardDeviation: standardDeviation,
+            outputStandardDeviation: outputStandardDeviation, generator: &generator)
         self.heads = heads
         super.init()
     }

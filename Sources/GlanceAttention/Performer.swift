@@ -282,18 +282,13 @@ public final class Performer: Module, AttentionMechanism, FeatureRedrawing {
     public init(modelDimensions: Int, heads: Int, features: Int, kernel: PerformerKernel = .softmax,
                 orthogonal: Bool = true, redrawInterval: Int? = nil, standardDeviation: Float? = nil,
                 outputStandardDeviation: Float? = nil, generator: inout RandomGenerator) throws {
-        guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
-        guard modelDimensions >= 1, modelDimensions % heads == 0 else {
-            throw AttentionConfigurationError(field: "d_model", reason: "\(modelDimensions) is not a positive multiple of \(heads) heads")
-        }
         guard features >= 1 else { throw AttentionConfigurationError(field: "features", reason: "must be at least 1, got \(features)") }
         if let redrawInterval, redrawInterval < 1 {
             throw AttentionConfigurationError(field: "redraw_interval", reason: "must be at least 1 step, got \(redrawInterval)")
         }
-        query = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
-        key = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
-        value = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
-        output = Linear(modelDimensions, modelDimensions, standardDeviation: outputStandardDeviation ?? standardDeviation, generator: &generator)
+        (query, key, value, output) = try multiHeadProjections(
+            modelDimensions: modelDimensions, heads: heads, standardDeviation: standardDeviation,
+            outputStandardDeviation: outputStandardDeviation, generator: &generator)
         self.heads = heads
         self.features = features
         self.kernel = kernel
