@@ -10,6 +10,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "The run's training configuration (JSON).") var config: String
     @Option(help: "Split to evaluate: train, valid or test.") var split = "test"
     @Option(help: "Windows to evaluate (default: the config's eval_windows).") var windows: Int?
+    @Option(help: "The run folder, when training overrode the config's output.") var output: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -21,6 +22,7 @@ struct Evaluate: ParsableCommand {
         compute.apply()
         var configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
         if let windows { configuration.training.evalWindows = windows }
+        if let output { configuration.output = output }
         let part = ByteCorpus.Split(rawValue: split)!
         let corpus = try ByteCorpus(folder: URL(fileURLWithPath: configuration.data.corpus), requiredSplits: [.train, .valid, part])
         let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)

@@ -14,6 +14,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampling temperature (0: always the most likely byte).") var temperature: Float = 0.8
     @Option(name: .customLong("top-k"), help: "Sample among the k most likely bytes only.") var topK: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "The run folder, when training overrode the config's output.") var output: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -26,7 +27,7 @@ struct Generate: ParsableCommand {
         compute.apply()
         let configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
         let model = try CharacterLanguageModel(configuration: configuration.model, seed: configuration.training.seed)
-        let checkpoint = URL(fileURLWithPath: configuration.output).appendingPathComponent(LanguageModelTrainer.checkpointName)
+        let checkpoint = URL(fileURLWithPath: output ?? configuration.output).appendingPathComponent(LanguageModelTrainer.checkpointName)
         let (tensors, _) = try SafeTensors.read(from: checkpoint)
         var parameters: [String: Tensor] = [:]
         for (key, value) in tensors where key.hasPrefix("model.") { parameters[String(key.dropFirst(6))] = value }
