@@ -109,6 +109,10 @@ def cmd_attention(args):
         common.append("--causal")
     if args.backward:
         common.append("--backward")
+    # Mechanism options, passed to both sides under the same names.
+    for flag, value in (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel)):
+        if value is not None:
+            common += [flag, str(value)]
 
     rows, records = [], []
     for index, length in enumerate(args.lengths):
@@ -270,6 +274,10 @@ def main(argv=None):
     a.add_argument("--causal", action="store_true")
     a.add_argument("--backward", action="store_true")
     a.add_argument("--repeat", type=int, default=5)
+    a.add_argument("--k", type=int, help="Linformer: projected length")
+    a.add_argument("--sharing", help="Linformer: projection sharing")
+    a.add_argument("--features", type=int, help="Performer: random features")
+    a.add_argument("--kernel", help="Performer: softmax or relu")
     a.set_defaults(func=cmd_attention)
 
     g = sub.add_parser("gemm", parents=[shared], help="float32 matrix product throughput")
