@@ -238,19 +238,10 @@ public func projectAlongSequence(_ x: Tensor, by e: Tensor, keep: [[Bool]]? = ni
                     let (b, g) = (task / groups, task % groups)
                     let a = pe.base + g * rows * projected, source = px.base + b * length * channels + g * width
                     let target = po.base + b * projected * channels + g * width
-                    if parallel {
-                        BLAS.parallelSgemm(transposeA: true, transposeB: false, m: projected, n: width, k: length,
-                                           a: a, lda: projected, b: source, ldb: channels, c: target, ldc: channels)
-                    } else {
-                        BLAS.sgemm(transposeA: true, transposeB: false, m: projected, n: width, k: length,
-                                   a: a, lda: projected, b: source, ldb: channels, c: target, ldc: channels)
-                    }
+                    BLAS.sgemm(split: parallel, transposeA: true, transposeB: false, m: projected, n: width, k: length,
+                               a: a, lda: projected, b: source, ldb: channels, c: target, ldc: channels)
                 }
-                if tasks >= Threading.count {
-                    parallelFor(tasks) { range in for task in range { product(task, parallel: false) } }
-                } else {
-                    for task in 0..<tasks { product(task, parallel: true) }
-                }
+                BLAS.independentProducts(tasks) { product($0, parallel: $1) }
             }
         }
     }
@@ -268,19 +259,10 @@ public func projectAlongSequence(_ x: Tensor, by e: Tensor, keep: [[Bool]]? = ni
                             let (b, g) = (task / groups, task % groups)
                             let a = pe.base + g * rows * projected, source = pg.base + b * projected * channels + g * width
                             let target = pd.base + b * length * channels + g * width
-                            if parallel {
-                                BLAS.parallelSgemm(transposeA: false, transposeB: false, m: length, n: width, k: projected,
-                                                   a: a, lda: projected, b: source, ldb: channels, c: target, ldc: channels)
-                            } else {
-                                BLAS.sgemm(transposeA: false, transposeB: false, m: length, n: width, k: projected,
-                                           a: a, lda: projected, b: source, ldb: channels, c: target, ldc: channels)
-                            }
+                            BLAS.sgemm(split: parallel, transposeA: false, transposeB: false, m: length, n: width, k: projected,
+                                       a: a, lda: projected, b: source, ldb: channels, c: target, ldc: channels)
                         }
-                        if tasks >= Threading.count {
-                            parallelFor(tasks) { range in for task in range { product(task, parallel: false) } }
-                        } else {
-                            for task in 0..<tasks { product(task, parallel: true) }
-                        }
+                        BLAS.independentProducts(tasks) { product($0, parallel: $1) }
                         if let keep {
                             for b in 0..<batch {
                                 for i in 0..<length where !keep[b][i] {
@@ -301,20 +283,11 @@ public func projectAlongSequence(_ x: Tensor, by e: Tensor, keep: [[Bool]]? = ni
                             for b in 0..<batch {
                                 let a = px.base + b * length * channels + g * width, source = pg.base + b * projected * channels + g * width
                                 let target = pd.base + g * rows * projected
-                                if parallel {
-                                    BLAS.parallelSgemm(transposeA: false, transposeB: true, m: length, n: projected, k: width,
-                                                       a: a, lda: channels, b: source, ldb: channels, beta: 1, c: target, ldc: projected)
-                                } else {
-                                    BLAS.sgemm(transposeA: false, transposeB: true, m: length, n: projected, k: width,
-                                               a: a, lda: channels, b: source, ldb: channels, beta: 1, c: target, ldc: projected)
-                                }
+                                BLAS.sgemm(split: parallel, transposeA: false, transposeB: true, m: length, n: projected, k: width,
+                                           a: a, lda: channels, b: source, ldb: channels, beta: 1, c: target, ldc: projected)
                             }
                         }
-                        if groups >= Threading.count {
-                            parallelFor(groups) { range in for g in range { accumulate(g, parallel: false) } }
-                        } else {
-                            for g in 0..<groups { accumulate(g, parallel: true) }
-                        }
+                        BLAS.independentProducts(groups) { accumulate($0, parallel: $1) }
                     }
                 }
             }

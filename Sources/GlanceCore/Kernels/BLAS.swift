@@ -77,3 +77,32 @@ extension BLAS {
         return try body()
     }
 }
+
+extension BLAS {
+    /// The product of ``sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``,
+    /// split across the workers when `split` is true (see `parallelSgemm`).
+    public static func sgemm(
+        split: Bool, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if split {
+            parallelSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                          a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        } else {
+            sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// Runs `count` independent products `product(index, split)`. With at least as many
+    /// products as workers they are spread over the workers (`split` false: each product on
+    /// one thread); otherwise they run in turn, each split across the workers (`split` true).
+    public static func independentProducts(_ count: Int, _ product: (_ index: Int, _ split: Bool) -> Void) {
+        if count >= Threading.count {
+            parallelFor(count) { range in for index in range { product(index, false) } }
+        } else {
+            for index in 0..<count { product(index, true) }
+        }
+    }
+}
