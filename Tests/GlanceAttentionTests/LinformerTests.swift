@@ -9,25 +9,6 @@ import Testing
 /// is full attention), key padding, finite-difference gradients, layerwise sharing,
 /// fidelity and configuration errors.
 @Suite struct LinformerTests {
-    /// The fixture folder: `GLANCE_FIXTURES` when set, else Fixtures/ next to this file.
-    static var fixtures: URL {
-        if let path = ProcessInfo.processInfo.environment["GLANCE_FIXTURES"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-    }
-
-    struct Fixture {
-        var tensors: [String: Tensor]
-        var config: [String: Any]
-        func int(_ key: String) -> Int { config[key] as! Int }
-        func bool(_ key: String) -> Bool { config[key] as! Bool }
-    }
-
-    static func loadFixture(_ name: String) throws -> Fixture {
-        let tensors = try SafeTensors.read(from: fixtures.appendingPathComponent(name + ".safetensors")).tensors
-        let json = try Data(contentsOf: fixtures.appendingPathComponent(name + ".json"))
-        return Fixture(tensors: tensors, config: try JSONSerialization.jsonObject(with: json) as! [String: Any])
-    }
-
     /// Reference parameter name → Glance key. Under `share_kv` the reference has no `to_v`
     /// (values = keys) and no `proj_v` (F = E): Glance's key-value sharing gets `to_k` in both
     /// its key and value layers, and `to_k`'s gradient is the sum of theirs.
@@ -38,7 +19,7 @@ import Testing
     @Test("outputs and gradients match lucidrains linformer 0.2.3 within 1e-4",
           arguments: ["linformer_headwise", "linformer_shorter", "linformer_share_kv", "linformer_one_kv_head"])
     func parity(_ name: String) throws {
-        let f = try Self.loadFixture(name)
+        let f = try ReferenceFixture(named: name)
         let shareKV = f.bool("share_kv")
         var generator = RandomGenerator(seed: 0)
         let layer = try Linformer(modelDimensions: f.int("dim"), heads: f.int("heads"), maximumLength: f.int("seq_len"),

@@ -9,23 +9,13 @@ import Testing
 /// masked product, gradients by finite differences, padding and causality, fidelity to exact
 /// attention, feature redraw and configuration errors.
 @Suite struct PerformerTests {
-    static var fixtures: URL {
-        if let path = ProcessInfo.processInfo.environment["GLANCE_FIXTURES"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-    }
-
-    static func loadFixture(_ name: String) throws -> (tensors: [String: Tensor], config: [String: Any]) {
-        let tensors = try SafeTensors.read(from: fixtures.appendingPathComponent(name + ".safetensors")).tensors
-        let json = try Data(contentsOf: fixtures.appendingPathComponent(name + ".json"))
-        return (tensors, try JSONSerialization.jsonObject(with: json) as! [String: Any])
-    }
-
     static func kernel(_ config: [String: Any]) -> PerformerKernel { PerformerKernel(rawValue: config["kernel"] as! String)! }
 
     @Test("FastAttention outputs and gradients match performer-pytorch 1.1.4 within 1e-4",
           arguments: ["performer_fast_bidirectional", "performer_fast_causal", "performer_fast_relu", "performer_fast_relu_causal"])
     func fastAttentionParity(_ name: String) throws {
-        let (t, config) = try Self.loadFixture(name)
+        let fixture = try ReferenceFixture(named: name)
+        let (t, config) = (fixture.tensors, fixture.config)
         let causal = config["causal"] as! Bool, kernel = Self.kernel(config)
         let projection = t["projection_matrix"]!
         let (value, grads) = valueAndGradient(at: [t["q"]!, t["k"]!, t["v"]!]) { x in
@@ -54,7 +44,8 @@ import Testing
     @Test("SelfAttention outputs and gradients match performer-pytorch 1.1.4 within 1e-4",
           arguments: ["performer_self_attention", "performer_self_attention_causal"])
     func selfAttentionParity(_ name: String) throws {
-        let (t, config) = try Self.loadFixture(name)
+        let fixture = try ReferenceFixture(named: name)
+        let (t, config) = (fixture.tensors, fixture.config)
         let causal = config["causal"] as! Bool
         let heads = config["heads"] as! Int, dimHead = config["dim_head"] as! Int
         var generator = RandomGenerator(seed: 0)
