@@ -31,9 +31,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Linformer: projection sharing: none, headwise (default), key-value, layerwise.") var sharing: String?
     @Flag(help: """
         Instead of timing, print the relative error ‖approx − exact‖/‖exact‖ of the mechanism's \
-        attention against exact softmax attention on the same random Q, K, V (N(0, 1), \
-        [batch, heads, length, head-dim]), mean over seeds 0, 1, 2, with the mechanism's settings.
+        attention against exact softmax attention on the same random Q, K ~ N(0, 0.25) and \
+        V ~ N(0, 1) ([batch, heads, length, head-dim]), mean over --seeds seeds, with the \
+        mechanism's settings.
         """) var fidelity = false
+    @Option(help: "--fidelity: number of seeds (0, 1, …) to average over.") var seeds = 3
     @Option(help: "Performer: random features m (default ⌊d·ln d⌋).") var features: Int?
     @Option(help: "Performer: kernel, softmax or relu.") var kernel: String?
     @OptionGroup var compute: ComputeOptions
@@ -44,6 +46,7 @@ struct Bench: ParsableCommand {
         guard headDim >= 1 else { throw ValidationError("--head-dim must be at least 1, got \(headDim)") }
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
         guard size >= 1 else { throw ValidationError("--size must be at least 1, got \(size)") }
+        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
         if let features, features < 1 { throw ValidationError("--features must be at least 1, got \(features)") }
         if let kernel, kernel != "softmax" && kernel != "relu" { throw ValidationError("--kernel must be softmax or relu, got '\(kernel)'") }
         guard AttentionRegistry.names.contains(mechanism) else {
@@ -113,11 +116,11 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// `--fidelity`: the mean approximation error over three seeds, for each length.
+    /// `--fidelity`: the mean approximation error over `seeds` seeds, for each length.
     func runFidelity() throws {
         for n in try lengths() {
             var reported: [String: Int] = [:]
-            let error = try meanApproximationError(seeds: [0, 1, 2], batch: batch, heads: heads, length: n, headDimensions: headDim,
+            let errors = try approximationErrors(seeds: (0..<UInt64(seeds)).map { $0 }, batch: batch, heads: heads, length: n, headDimensions: headDim,
                                                    mask: AttentionMask(causal: causal)) { generator in
                 let layer = try AttentionRegistry.make(settings(length: n), generator: &generator)
                 guard let approximate = layer as? any ApproximateAttention else {
@@ -127,10 +130,11 @@ struct Bench: ParsableCommand {
                 return approximate
             }
             var fields: [String: Any] = ["mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim,
-                                         "causal": causal, "fidelity_relative_error": error, "seeds": 3]
+                                         "causal": causal, "fidelity_relative_error": mean(errors),
+                                         "standard_error": standardError(errors), "errors": errors, "seeds": seeds]
             for (key, value) in reported { fields[key] = value }
             report(fields, order: ["mechanism", "length", "batch", "heads", "head_dim", "causal"] + reported.keys.sorted()
-                   + ["fidelity_relative_error", "seeds"])
+                   + ["fidelity_relative_error", "standard_error", "errors", "seeds"])
         }
     }
 
@@ -180,6 +184,16 @@ struct Bench: ParsableCommand {
 }
 
 func rounded(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+
+func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
+
+/// Standard error of the mean (sample standard deviation / √count); null for one value.
+func standardError(_ values: [Double]) -> Any {
+    guard values.count > 1 else { return NSNull() }
+    let average = mean(values)
+    let variance = values.reduce(0) { $0 + ($1 - average) * ($1 - average) } / Double(values.count - 1)
+    return (variance / Double(values.count)).squareRoot()
+}
 
 /// Median wall time of `repeats` runs of `body`, in milliseconds, after one warm-up run.
 func medianMilliseconds(repeats: Int, _ body: () -> Void) -> Double {
