@@ -129,7 +129,7 @@ public func sparseAttention(queries q: Tensor, keys k: Tensor, values v: Tensor,
 
 /// Sizes and loops of the sparse attention kernel. Work is split over (batch · head, block of
 /// positions); each worker writes only its own rows.
-struct SparseAttentionKernel: @unchecked Sendable {
+struct SparseAttentionKernel: Sendable {
     let batch, heads, depth, valueDepth: Int
     let index: SparseAttentionIndex
     let scale: Float
@@ -160,7 +160,7 @@ struct SparseAttentionKernel: @unchecked Sendable {
         forEachBlock { slice, positions in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, index.longestRow))
             defer { scratch.deallocate() }
-            let paddingRow = (slice / heads) * n
+            let hidden = self.hidden, paddingRow = (slice / heads) * n
             let qs = pq.base + slice * n * d, ks = pk.base + slice * n * d, vs = pv.base + slice * n * dv
             for i in positions {
                 let first = Int(index.queryStarts[i]), count = Int(index.queryStarts[i + 1]) - first
@@ -168,7 +168,7 @@ struct SparseAttentionKernel: @unchecked Sendable {
                 let qi = qs + i * d
                 for e in 0..<count {
                     let j = Int(index.keys[first + e])
-                    if let hidden = self.hidden, hidden[paddingRow + j] {
+                    if let hidden, hidden[paddingRow + j] {
                         weights[e] = -.infinity
                     } else {
                         weights[e] = scale * vectorDot(qi, ks + j * d, d)
