@@ -5,7 +5,8 @@ import GlanceNN
 /// come from a causal 1-D convolution of kernel size K over the sequence (K = 1 is ordinary
 /// attention), values from a linear map, and each query attends only to the keys of a
 /// ``LogSparsePattern`` (itself, a local window, exponentially spaced earlier positions),
-/// computed sparsely in O(n log n) time and memory by ``sparseAttention(queries:keys:values:index:keyPadding:scale:)``.
+/// computed sparsely in O(n log n) time and memory by ``sparseAttention(queries:keys:values:heads:index:keyPadding:scale:)``
+/// on the projections' own layout (no copies to split or merge heads).
 ///
 /// Always causal, whatever `mask.causal` says: the pattern and the convolutions look back
 /// only. Scores are scaled by 1/√d (the authors' `scale=True`), and heads split d_model as in
@@ -57,10 +58,8 @@ public final class LogSparseAttention: Module, AttentionMechanism {
     public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "LogSparseAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
-        let q = query(input).splittingHeads(heads)
-        let k = key(input).splittingHeads(heads)
-        let v = value(input).splittingHeads(heads)
-        let attended = sparseAttention(queries: q, keys: k, values: v, index: index(length: input.shape[1]), keyPadding: mask.keyPadding)
-        return output(attended.mergingHeads())
+        let attended = sparseAttention(queries: query(input), keys: key(input), values: value(input), heads: heads,
+                                       index: index(length: input.shape[1]), keyPadding: mask.keyPadding)
+        return output(attended)
     }
 }

@@ -83,60 +83,98 @@ public func sparseAttention(queries q: Tensor, keys k: Tensor, values v: Tensor,
     let valueDepth = v.shape[3]
     precondition(k.shape == q.shape && v.shape == [batch, heads, length, valueDepth],
                  "attention shapes disagree: q \(q.shape), k \(k.shape), v \(v.shape)")
-    precondition(length == index.length, "sequence of \(length) positions with index lists for \(index.length)")
-    if let keyPadding {
-        precondition(keyPadding.count == batch && keyPadding.allSatisfy { $0.count == length }, "key padding mask must be \(batch) × \(length)")
-    }
-    let kernel = SparseAttentionKernel(batch: batch, heads: heads, depth: depth, valueDepth: valueDepth, index: index,
-                                       scale: scale ?? 1 / Float(depth).squareRoot(),
-                                       hidden: keyPadding.map { rows in rows.flatMap { row in row.map { !$0 } } })
-    let recording = GradientMode.isRecording && (q.requiresGradient || k.requiresGradient || v.requiresGradient)
-    let probabilities = TensorStorage(count: recording ? batch * heads * index.entryCount : 0)
-    let output = Tensor(shape: [batch, heads, length, valueDepth]) { out in
-        q.withUnsafeBufferPointer { qb in
-            k.withUnsafeBufferPointer { kb in
-                v.withUnsafeBufferPointer { vb in
-                    kernel.forward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
-                                   probabilities: recording ? probabilities.pointer : nil, output: out.baseAddress!)
-                }
-            }
-        }
-    }
-    guard recording else { return output }
-    let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
-    return output.recorded(from: [q, k, v]) { g in
-        var dq = Tensor.zeros(q.shape), dk = Tensor.zeros(k.shape), dv = Tensor.zeros(v.shape)
-        qd.withUnsafeBufferPointer { qb in
-            kd.withUnsafeBufferPointer { kb in
-                vd.withUnsafeBufferPointer { vb in
-                    g.withUnsafeBufferPointer { gb in
-                        dq.withUnsafeMutableBufferPointer { dqb in
-                            dk.withUnsafeMutableBufferPointer { dkb in
-                                dv.withUnsafeMutableBufferPointer { dvb in
-                                    kernel.backward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
-                                                    probabilities: probabilities.pointer, outputGradient: gb.baseAddress!,
-                                                    dq: dqb.baseAddress!, dk: dkb.baseAddress!, dv: dvb.baseAddress!)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return [dq, dk, dv]
-    }
+    let kernel = SparseAttentionKernel(batch: batch, heads: heads, depth: depth, valueDepth: valueDepth, headsFirst: true,
+                                       index: index, scale: scale, keyPadding: keyPadding)
+    return kernel.attention(q, k, v, outputShape: [batch, heads, length, valueDepth])
+}
+
+/// ``sparseAttention(queries:keys:values:index:keyPadding:scale:)`` on the layout of the
+/// projections, q, k [B, n, H·D] and v [B, n, H·Dv] → [B, n, H·Dv], so that a layer needs no
+/// copies to split and merge its heads.
+public func sparseAttention(queries q: Tensor, keys k: Tensor, values v: Tensor, heads: Int, index: SparseAttentionIndex,
+                            keyPadding: [[Bool]]? = nil, scale: Float? = nil) -> Tensor {
+    precondition(q.rank == 3 && k.shape == q.shape && v.rank == 3 && v.shape.prefix(2) == q.shape.prefix(2),
+                 "attention expects q, k [B, N, H·D] and v [B, N, H·Dv], got \(q.shape), \(k.shape), \(v.shape)")
+    precondition(heads >= 1 && q.shape[2] % heads == 0 && v.shape[2] % heads == 0,
+                 "widths \(q.shape[2]) and \(v.shape[2]) do not split into \(heads) heads")
+    let kernel = SparseAttentionKernel(batch: q.shape[0], heads: heads, depth: q.shape[2] / heads, valueDepth: v.shape[2] / heads,
+                                       headsFirst: false, index: index, scale: scale, keyPadding: keyPadding)
+    return kernel.attention(q, k, v, outputShape: v.shape)
 }
 
 /// Sizes and loops of the sparse attention kernel. Work is split over (batch · head, block of
 /// positions); each worker writes only its own rows.
 struct SparseAttentionKernel: Sendable {
     let batch, heads, depth, valueDepth: Int
+    /// Layout of q, k, v and the output: [B, H, n, width] when true, [B, n, H, width] otherwise.
+    let headsFirst: Bool
     let index: SparseAttentionIndex
     let scale: Float
     /// Per batch entry and key: whether padding hides it (nil: no padding).
     let hidden: [Bool]?
 
+    init(batch: Int, heads: Int, depth: Int, valueDepth: Int, headsFirst: Bool, index: SparseAttentionIndex,
+         scale: Float?, keyPadding: [[Bool]]?) {
+        precondition(batch >= 1 && depth >= 1 && valueDepth >= 1, "attention needs a batch and non-empty heads")
+        if let keyPadding {
+            precondition(keyPadding.count == batch && keyPadding.allSatisfy { $0.count == index.length },
+                         "key padding mask must be \(batch) × \(index.length)")
+        }
+        (self.batch, self.heads, self.depth, self.valueDepth, self.headsFirst) = (batch, heads, depth, valueDepth, headsFirst)
+        self.index = index
+        self.scale = scale ?? 1 / Float(depth).squareRoot()
+        hidden = keyPadding.map { rows in rows.flatMap { row in row.map { !$0 } } }
+    }
+
     var length: Int { index.length }
+
+    /// Offset of the row of `position` in (batch · head) slice `slice`, for rows of `width`.
+    @inline(__always) func row(_ slice: Int, _ position: Int, width: Int) -> Int {
+        headsFirst ? (slice * length + position) * width
+                   : (((slice / heads) * length + position) * heads + slice % heads) * width
+    }
+
+    /// The attention of q, k, v (in the kernel's layout), recorded for gradients when needed.
+    func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, outputShape: [Int]) -> Tensor {
+        precondition(q.count == batch * heads * length * depth && v.count == batch * heads * length * valueDepth,
+                     "sequence of \(q.count / Swift.max(1, batch * heads * depth)) positions with index lists for \(length)")
+        let recording = GradientMode.isRecording && (q.requiresGradient || k.requiresGradient || v.requiresGradient)
+        let probabilities = TensorStorage(count: recording ? batch * heads * index.entryCount : 0)
+        let output = Tensor(shape: outputShape) { out in
+            q.withUnsafeBufferPointer { qb in
+                k.withUnsafeBufferPointer { kb in
+                    v.withUnsafeBufferPointer { vb in
+                        forward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
+                                probabilities: recording ? probabilities.pointer : nil, output: out.baseAddress!)
+                    }
+                }
+            }
+        }
+        guard recording else { return output }
+        let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
+        return output.recorded(from: [q, k, v]) { g in
+            var dq = Tensor.zeros(q.shape), dk = Tensor.zeros(k.shape), dv = Tensor.zeros(v.shape)
+            qd.withUnsafeBufferPointer { qb in
+                kd.withUnsafeBufferPointer { kb in
+                    vd.withUnsafeBufferPointer { vb in
+                        g.withUnsafeBufferPointer { gb in
+                            dq.withUnsafeMutableBufferPointer { dqb in
+                                dk.withUnsafeMutableBufferPointer { dkb in
+                                    dv.withUnsafeMutableBufferPointer { dvb in
+                                        backward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
+                                                 probabilities: probabilities.pointer, outputGradient: gb.baseAddress!,
+                                                 dq: dqb.baseAddress!, dk: dkb.baseAddress!, dv: dvb.baseAddress!)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return [dq, dk, dv]
+        }
+    }
+
     /// Positions per task: enough work per task, and several tasks per head for balance.
     var blockRows: Int { 256 }
     var blocksPerHead: Int { (length + blockRows - 1) / blockRows }
@@ -161,24 +199,23 @@ struct SparseAttentionKernel: Sendable {
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, index.longestRow))
             defer { scratch.deallocate() }
             let hidden = self.hidden, paddingRow = (slice / heads) * n
-            let qs = pq.base + slice * n * d, ks = pk.base + slice * n * d, vs = pv.base + slice * n * dv
             for i in positions {
                 let first = Int(index.queryStarts[i]), count = Int(index.queryStarts[i + 1]) - first
                 let weights = kept.map { $0.base + slice * entries + first } ?? scratch
-                let qi = qs + i * d
+                let qi = pq.base + row(slice, i, width: d)
                 for e in 0..<count {
                     let j = Int(index.keys[first + e])
                     if let hidden, hidden[paddingRow + j] {
                         weights[e] = -.infinity
                     } else {
-                        weights[e] = scale * vectorDot(qi, ks + j * d, d)
+                        weights[e] = scale * vectorDot(qi, pk.base + row(slice, j, width: d), d)
                     }
                 }
                 softmaxRowInPlace(weights, count)
-                let out = po.base + (slice * n + i) * dv
+                let out = po.base + row(slice, i, width: dv)
                 out.update(repeating: 0, count: dv)
                 for e in 0..<count where weights[e] != 0 {
-                    vectorAxpy(weights[e], vs + Int(index.keys[first + e]) * dv, out, dv)
+                    vectorAxpy(weights[e], pv.base + row(slice, Int(index.keys[first + e]), width: dv), out, dv)
                 }
             }
         }
@@ -193,36 +230,36 @@ struct SparseAttentionKernel: Sendable {
         let (pq, pk, pv, pp, pg) = (SendablePointer(q), SendablePointer(k), SendablePointer(v), SendablePointer(probabilities),
                                     SendablePointer(outputGradient))
         let (pdq, pdk, pdv) = (SendablePointer(dq), SendablePointer(dk), SendablePointer(dv))
-        let (n, d, valueDepth, entries, index, scale) = (length, depth, self.valueDepth, index.entryCount, index, scale)
+        let (d, valueDepth, entries, index, scale) = (depth, self.valueDepth, index.entryCount, index, scale)
         let scoreGradients = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, batch * heads * entries))
         defer { scoreGradients.deallocate() }
         let pds = SendablePointer(scoreGradients)
         forEachBlock { slice, positions in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, index.longestRow))
             defer { scratch.deallocate() }
-            let ks = pk.base + slice * n * d, vs = pv.base + slice * n * valueDepth
             for i in positions {
                 let first = Int(index.queryStarts[i]), count = Int(index.queryStarts[i + 1]) - first
                 let p = pp.base + slice * entries + first, ds = pds.base + slice * entries + first
-                let gi = pg.base + (slice * n + i) * valueDepth
-                for e in 0..<count { scratch[e] = vectorDot(gi, vs + Int(index.keys[first + e]) * valueDepth, valueDepth) }
+                let gi = pg.base + row(slice, i, width: valueDepth)
+                for e in 0..<count {
+                    scratch[e] = vectorDot(gi, pv.base + row(slice, Int(index.keys[first + e]), width: valueDepth), valueDepth)
+                }
                 softmaxBackwardRow(y: p, dy: scratch, dx: ds, count)
-                let dqi = pdq.base + (slice * n + i) * d
+                let dqi = pdq.base + row(slice, i, width: d)
                 for e in 0..<count where ds[e] != 0 {
                     ds[e] *= scale
-                    vectorAxpy(ds[e], ks + Int(index.keys[first + e]) * d, dqi, d)
+                    vectorAxpy(ds[e], pk.base + row(slice, Int(index.keys[first + e]), width: d), dqi, d)
                 }
             }
         }
         forEachBlock { slice, positions in
-            let qs = pq.base + slice * n * d, gs = pg.base + slice * n * valueDepth
             let p = pp.base + slice * entries, ds = pds.base + slice * entries
             for j in positions {
-                let dkj = pdk.base + (slice * n + j) * d, dvj = pdv.base + (slice * n + j) * valueDepth
+                let dkj = pdk.base + row(slice, j, width: d), dvj = pdv.base + row(slice, j, width: valueDepth)
                 for slot in Int(index.keyStarts[j])..<Int(index.keyStarts[j + 1]) {
                     let e = Int(index.entriesByKey[slot]), i = Int(index.queriesByKey[slot])
-                    if ds[e] != 0 { vectorAxpy(ds[e], qs + i * d, dkj, d) }
-                    if p[e] != 0 { vectorAxpy(p[e], gs + i * valueDepth, dvj, valueDepth) }
+                    if ds[e] != 0 { vectorAxpy(ds[e], pq.base + row(slice, i, width: d), dkj, d) }
+                    if p[e] != 0 { vectorAxpy(p[e], pg.base + row(slice, i, width: valueDepth), dvj, valueDepth) }
                 }
             }
         }

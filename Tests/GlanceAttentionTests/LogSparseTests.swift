@@ -89,6 +89,14 @@ import Testing
         // Without recording, the same output.
         let inference = withoutGradients { sparseAttention(queries: q, keys: k, values: v, index: index, keyPadding: c.keyPadding) }
         #expect(maxAbsoluteDifference(inference, out.detached()) == 0)
+        // The projections' layout [B, n, H·D] gives the same numbers, merged.
+        let (merged, mergedGrads) = withGradients { () -> (Tensor, [Tensor]) in
+            let (qm, km, vm) = (q.mergingHeads().requiringGradient(), k.mergingHeads().requiringGradient(), v.mergingHeads().requiringGradient())
+            let out = sparseAttention(queries: qm, keys: km, values: vm, heads: c.heads, index: index, keyPadding: c.keyPadding)
+            return (out, gradients(of: out, seed: g.mergingHeads(), withRespectTo: [qm, km, vm]))
+        }
+        #expect(maxAbsoluteDifference(merged.detached(), out.detached().mergingHeads()) == 0)
+        for (a, b) in zip(mergedGrads, grads) { #expect(maxAbsoluteDifference(a, b.mergingHeads()) == 0) }
     }
 
     @Test("a query whose keys are all padding gets zeros and passes no gradient")
