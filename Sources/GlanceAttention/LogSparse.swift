@@ -9,7 +9,7 @@ import GlanceNN
 /// on the projections' own layout (no copies to split or merge heads).
 ///
 /// Always causal, whatever `mask.causal` says: the pattern and the convolutions look back
-/// only. Scores are scaled by 1/√d (the authors' `scale=True`), and heads split d_model as in
+/// only. Scores are scaled by 1/√(d_model / heads) (the authors' `scale=True`), and heads split d_model as in
 /// the rest of Glance (the authors' code gives every head the full width). Nothing here
 /// assumes tokens: the layer serves language models and time-series forecasters alike.
 public final class LogSparseAttention: Module, AttentionMechanism {

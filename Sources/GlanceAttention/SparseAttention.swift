@@ -37,6 +37,7 @@ public final class SparseAttentionIndex: @unchecked Sendable {
                 perKey[key + 1] += 1
             }
             longest = Swift.max(longest, row.count)
+            precondition(flat.count < Int(Int32.max), "more than 2³¹ (query, key) pairs at length \(length)")
             starts[query + 1] = Int32(flat.count)
         }
         entryCount = flat.count
@@ -67,7 +68,8 @@ public final class SparseAttentionIndex: @unchecked Sendable {
 
     /// The keys of query `query`, ascending.
     public func keys(ofQuery query: Int) -> [Int] {
-        (Int(queryStarts[query])..<Int(queryStarts[query + 1])).map { Int(keys[$0]) }
+        precondition(query >= 0 && query < length, "query \(query) out of 0..<\(length)")
+        return (Int(queryStarts[query])..<Int(queryStarts[query + 1])).map { Int(keys[$0]) }
     }
 }
 
