@@ -111,7 +111,9 @@ def cmd_attention(args):
     if args.backward:
         common.append("--backward")
     # Mechanism options, passed to both sides under the same names.
-    for flag, value in (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel)):
+    for flag, value in (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel),
+                        ("--qk-kernel", args.qk_kernel), ("--logsparse-window", args.logsparse_window),
+                        ("--logsparse-subsequence", args.logsparse_subsequence)):
         if value is not None:
             common += [flag, str(value)]
 
@@ -322,6 +324,9 @@ def main(argv=None):
     a.add_argument("--sharing", help="Linformer: projection sharing")
     a.add_argument("--features", type=int, help="Performer: random features")
     a.add_argument("--kernel", help="Performer: softmax or relu")
+    a.add_argument("--qk-kernel", type=int, help="LogSparse: query/key convolution kernel size")
+    a.add_argument("--logsparse-window", type=int, help="LogSparse: local window")
+    a.add_argument("--logsparse-subsequence", type=int, help="LogSparse: restart length")
     a.set_defaults(func=cmd_attention)
 
     g = sub.add_parser("gemm", parents=[shared], help="float32 matrix product throughput")

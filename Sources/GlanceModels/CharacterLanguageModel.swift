@@ -41,6 +41,9 @@ public final class CharacterLanguageModel: Module {
             settings.features = c.performerFeatures
             settings.kernel = c.performerKernel
             settings.redrawInterval = c.performerRedrawEvery
+            settings.queryKeyKernel = c.queryKeyKernel
+            settings.localWindow = c.logSparseWindow
+            settings.subsequenceLength = c.logSparseSubsequence
             let attention = try AttentionRegistry.make(settings, generator: &generator)
             let feedForward = FeedForward(dimensions: c.modelDimensions, hiddenDimensions: c.feedForwardMultiplier * c.modelDimensions,
                                           activation: c.activation, standardDeviation: std, outputStandardDeviation: residualStd,

@@ -70,6 +70,12 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     public var linformerK: Int? = nil
     /// Linformer: projection sharing, none, headwise, key-value or layerwise (nil: headwise).
     public var linformerSharing: String? = nil
+    /// LogSparse: kernel size of the causal query/key convolutions (nil: 1).
+    public var queryKeyKernel: Int? = nil
+    /// LogSparse: local window, earlier positions seen densely (nil: 0).
+    public var logSparseWindow: Int? = nil
+    /// LogSparse: restart (sub-sequence) length (nil: no restarts).
+    public var logSparseSubsequence: Int? = nil
 
     public static let fields: [String: (any StrictConfigurationSection.Type)?] = Dictionary(
         uniqueKeysWithValues: CodingKeys.allCases.map { ($0.rawValue, nil) })
@@ -79,6 +85,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         case feedForwardMultiplier = "ffn_multiplier", activation, dropout, attention, positions
         case performerFeatures = "performer_features", performerKernel = "performer_kernel", performerRedrawEvery = "performer_redraw_every"
         case linformerK = "linformer_k", linformerSharing = "linformer_sharing"
+        case queryKeyKernel = "qk_kernel", logSparseWindow = "logsparse_window", logSparseSubsequence = "logsparse_subsequence"
     }
 
     public init() {}
@@ -107,6 +114,9 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         performerRedrawEvery = try c.decodeIfPresent(Int.self, forKey: .performerRedrawEvery)
         linformerK = try c.decodeIfPresent(Int.self, forKey: .linformerK)
         linformerSharing = try c.decodeIfPresent(String.self, forKey: .linformerSharing)
+        queryKeyKernel = try c.decodeIfPresent(Int.self, forKey: .queryKeyKernel)
+        logSparseWindow = try c.decodeIfPresent(Int.self, forKey: .logSparseWindow)
+        logSparseSubsequence = try c.decodeIfPresent(Int.self, forKey: .logSparseSubsequence)
     }
 
     public func validate() throws {
@@ -143,6 +153,15 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         }
         if let performerRedrawEvery, performerRedrawEvery < 1 {
             throw ConfigurationValueError(field: "model.performer_redraw_every", reason: "must be at least 1 step, got \(performerRedrawEvery)")
+        }
+        if let queryKeyKernel, queryKeyKernel < 1 {
+            throw ConfigurationValueError(field: "model.qk_kernel", reason: "must be at least 1, got \(queryKeyKernel)")
+        }
+        if let logSparseWindow, logSparseWindow < 0 {
+            throw ConfigurationValueError(field: "model.logsparse_window", reason: "must be at least 0, got \(logSparseWindow)")
+        }
+        if let logSparseSubsequence, logSparseSubsequence < 1 {
+            throw ConfigurationValueError(field: "model.logsparse_subsequence", reason: "must be at least 1, got \(logSparseSubsequence)")
         }
         if positions != "learned" && positions != "sinusoidal" {
             throw ConfigurationValueError(field: "model.positions", reason: "must be 'learned' or 'sinusoidal', got '\(positions)'")

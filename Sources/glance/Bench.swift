@@ -38,6 +38,9 @@ struct Bench: ParsableCommand {
     @Option(help: "--fidelity: number of seeds (0, 1, …) to average over.") var seeds = 3
     @Option(help: "Performer: random features m (default ⌊d·ln d⌋).") var features: Int?
     @Option(help: "Performer: kernel, softmax or relu.") var kernel: String?
+    @Option(name: .customLong("qk-kernel"), help: "LogSparse: kernel size of the causal query/key convolutions (default 1).") var qkKernel: Int?
+    @Option(name: .customLong("logsparse-window"), help: "LogSparse: local window, earlier positions seen densely (default 0).") var logSparseWindow: Int?
+    @Option(name: .customLong("logsparse-subsequence"), help: "LogSparse: restart length (default: no restarts).") var logSparseSubsequence: Int?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -49,6 +52,11 @@ struct Bench: ParsableCommand {
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
         if let features, features < 1 { throw ValidationError("--features must be at least 1, got \(features)") }
         if let kernel, kernel != "softmax" && kernel != "relu" { throw ValidationError("--kernel must be softmax or relu, got '\(kernel)'") }
+        if let qkKernel, qkKernel < 1 { throw ValidationError("--qk-kernel must be at least 1, got \(qkKernel)") }
+        if let logSparseWindow, logSparseWindow < 0 { throw ValidationError("--logsparse-window must be at least 0, got \(logSparseWindow)") }
+        if let logSparseSubsequence, logSparseSubsequence < 1 {
+            throw ValidationError("--logsparse-subsequence must be at least 1, got \(logSparseSubsequence)")
+        }
         guard AttentionRegistry.names.contains(mechanism) else {
             throw ValidationError("unknown --mechanism '\(mechanism)'; known: \(AttentionRegistry.names.joined(separator: ", "))")
         }
@@ -75,6 +83,9 @@ struct Bench: ParsableCommand {
         settings.projectedLength = k
         settings.sharing = sharing
         settings.causal = causal
+        settings.queryKeyKernel = qkKernel
+        settings.localWindow = logSparseWindow
+        settings.subsequenceLength = logSparseSubsequence
         return settings
     }
 

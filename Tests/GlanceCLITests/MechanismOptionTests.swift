@@ -10,6 +10,9 @@ import Testing
         (["--mechanism", "linformer", "--k", "128"], "--k 128"),
         (["--mechanism", "performer", "--features", "0"], "--features"),
         (["--mechanism", "performer", "--kernel", "tanh"], "--kernel"),
+        (["--mechanism", "logsparse", "--qk-kernel", "0"], "--qk-kernel"),
+        (["--mechanism", "logsparse", "--logsparse-window", "-1"], "--logsparse-window"),
+        (["--mechanism", "logsparse", "--logsparse-subsequence", "0"], "--logsparse-subsequence"),
     ])
     func badOptions(_ options: [String], _ named: String) throws {
         let workspace = try Workspace()
@@ -19,10 +22,11 @@ import Testing
         #expect(result.output.contains(named), "\(result)")
     }
 
-    @Test("linformer and performer benches print the contract's keys", arguments: [
+    @Test("linformer, performer and logsparse benches print the contract's keys", arguments: [
         ["--mechanism", "linformer", "--k", "8"],
         ["--mechanism", "performer", "--features", "16", "--causal"],
         ["--mechanism", "performer", "--features", "16", "--kernel", "relu"],
+        ["--mechanism", "logsparse", "--qk-kernel", "3", "--logsparse-window", "2", "--logsparse-subsequence", "16"],
     ])
     func benchRuns(_ options: [String]) throws {
         let workspace = try Workspace()

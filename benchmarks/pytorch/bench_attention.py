@@ -6,6 +6,7 @@ Follows the contract shared with `glance bench`:
     bench_attention.py --mechanism full --length 1024,2048 [--batch 1] [--heads 8]
         [--head-dim 64] [--causal] [--backward] [--threads 2] [--repeat 5] [--warmup 1]
         [--k K] [--sharing headwise|key-value]   (linformer: lucidrains LinformerSelfAttention)
+        [--qk-kernel K] [--logsparse-window W] [--logsparse-subsequence L]   (logsparse, dense-masked)
 
 Layer: x (B, N, H*D) -> separate Q/K/V nn.Linear(d, d, bias) -> (B, H, N, D)
 -> attention -> merge heads -> output nn.Linear(d, d, bias).
@@ -95,6 +96,19 @@ def build_performer(torch, args):
                              nb_features=args.features, generalized_attention=(kernel == "relu"), kernel_fn=nn.ReLU())
 
 
+def build_logsparse(torch, args):
+    """LogSparse with convolutional self-attention as the authors' code computes it: full
+    attention scores under a dense [n, n] mask of the pattern (O(n²) memory), from
+    tools/reference/logsparse_reference.py (the reference of Glance's parity tests).
+    --qk-kernel K (default 1), --logsparse-window w (default 0), --logsparse-subsequence L
+    (default: no restarts). Always causal."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "reference"))
+    from logsparse_reference import LogSparseSelfAttention
+
+    return LogSparseSelfAttention(args.heads * args.head_dim, args.heads, qk_kernel=args.qk_kernel or 1,
+                                  local_window=args.logsparse_window or 0, subsequence=args.logsparse_subsequence)
+
+
 # Peak RSS right after `import torch` (several hundred MiB with the CUDA wheel),
 # reported so that peak_rss_bytes - import_rss_bytes isolates the layer's memory.
 IMPORT_RSS = [None]
@@ -105,6 +119,7 @@ MECHANISMS = {
     "full": build_full,
     "linformer": build_linformer,
     "performer": build_performer,
+    "logsparse": build_logsparse,
 }
 
 
@@ -125,6 +140,9 @@ def parse_args(argv=None):
     parser.add_argument("--sharing", default=None, help="linformer: headwise (default) or key-value")
     parser.add_argument("--features", type=positive_int, default=None, help="performer: random features m")
     parser.add_argument("--kernel", default=None, help="performer: softmax (default) or relu")
+    parser.add_argument("--qk-kernel", type=positive_int, default=None, help="logsparse: query/key convolution kernel size")
+    parser.add_argument("--logsparse-window", type=int, default=None, help="logsparse: local window w >= 0")
+    parser.add_argument("--logsparse-subsequence", type=positive_int, default=None, help="logsparse: restart length L")
     return parser.parse_args(argv)
 
 
