@@ -30,6 +30,12 @@ public protocol AttentionMechanism: Module {
     var heads: Int { get }
     /// Maps `input` [batch, length, modelDimensions] to the same shape.
     func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor
+    /// Whether the mechanism looks back only, whatever the mask says (LogSparse). Default: false.
+    var isAlwaysCausal: Bool { get }
+}
+
+extension AttentionMechanism {
+    public var isAlwaysCausal: Bool { false }
 }
 
 /// Errors for attention configurations that cannot work.

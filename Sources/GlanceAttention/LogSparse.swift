@@ -44,6 +44,7 @@ public final class LogSparseAttention: Module, AttentionMechanism {
     }
 
     public var modelDimensions: Int { value.inputCount }
+    public var isAlwaysCausal: Bool { true }
     /// Kernel size K of the query and key convolutions.
     public var queryKeyKernel: Int { query.kernelSize }
 

@@ -120,7 +120,7 @@ struct Bench: ParsableCommand {
                 }
             }
             report([
-                "mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim, "causal": causal,
+                "mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim, "causal": causal || layer.isAlwaysCausal,
                 "forward_ms": rounded(forward), "backward_ms": backwardTime.map(rounded) ?? NSNull(),
                 "peak_rss_bytes": peakResidentBytes(), "threads": Threading.count,
             ], order: ["mechanism", "length", "batch", "heads", "head_dim", "causal", "forward_ms", "backward_ms", "peak_rss_bytes", "threads"])
