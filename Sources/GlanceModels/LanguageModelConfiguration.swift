@@ -109,7 +109,9 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         linformerSharing = try c.decodeIfPresent(String.self, forKey: .linformerSharing)
     }
 
-    public func validate() throws {
+    /// Checks every field. `causal` (the default, for the char-LM) also rejects mechanisms
+    /// that cannot be causal; an encoder such as ``TextClassifier`` passes false.
+    public func validate(causal: Bool = true) throws {
         func positive(_ value: Int, _ field: String) throws {
             if value < 1 { throw ConfigurationValueError(field: "model.\(field)", reason: "must be at least 1, got \(value)") }
         }
@@ -125,7 +127,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         if !AttentionRegistry.names.contains(attention) {
             throw ConfigurationValueError(field: "model.attention", reason: "must be one of \(AttentionRegistry.names.joined(separator: ", ")), got '\(attention)'")
         }
-        if attention == "linformer" {
+        if causal && attention == "linformer" {
             throw ConfigurationValueError(field: "model.attention",
                                           reason: "Linformer is not causal (each projected key mixes all positions, future ones included), and the character language model is a causal decoder; use another mechanism")
         }
