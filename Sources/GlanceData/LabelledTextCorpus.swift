@@ -76,18 +76,24 @@ public struct LabelledTextCorpus: Sendable {
 
     public static func url(of split: Split, in folder: URL) -> URL { folder.appendingPathComponent("\(split.rawValue).tsv") }
 
-    /// Splits `documents` into (kept, held out): a seeded Fisher–Yates shuffle of the indices,
-    /// the first ⌊fraction·count⌋ (at least 1 when fraction > 0 and there are 2 or more
-    /// documents) held out; both parts keep the original order.
+    /// Splits `documents` into (kept, held out): ⌊fraction·count⌋ documents held out (at
+    /// least 1 when fraction > 0 and there are 2 or more), chosen as in ``holdOut(count:of:seed:)``.
     public static func holdOut(fraction: Double, of documents: [LabelledDocument], seed: UInt64)
         -> (kept: [LabelledDocument], heldOut: [LabelledDocument]) {
         precondition(fraction >= 0 && fraction < 1, "the held-out fraction must be in [0, 1), got \(fraction)")
         var count = Int(fraction * Double(documents.count))
         if fraction > 0 && documents.count >= 2 { count = Swift.max(count, 1) }
+        return holdOut(count: count, of: documents, seed: seed)
+    }
+
+    /// Splits `documents` into (kept, held out): a seeded Fisher–Yates shuffle of the indices,
+    /// the first `count` (at most all) held out; both parts keep the original order.
+    public static func holdOut(count: Int, of documents: [LabelledDocument], seed: UInt64)
+        -> (kept: [LabelledDocument], heldOut: [LabelledDocument]) {
         var generator = RandomGenerator(seed: seed)
         var order = Array(documents.indices)
         order.shuffle(using: &generator)
-        let held = Set(order.prefix(count))
+        let held = Set(order.prefix(Swift.max(count, 0)))
         var kept: [LabelledDocument] = [], heldOut: [LabelledDocument] = []
         for (i, document) in documents.enumerated() {
             if held.contains(i) { heldOut.append(document) } else { kept.append(document) }

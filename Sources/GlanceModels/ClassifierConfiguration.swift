@@ -51,11 +51,14 @@ public struct ClassificationDataConfiguration: StrictConfigurationSection, Equat
     public var corpus: String
     /// Without `valid.tsv`: the fraction of train held out for validation (seeded shuffle, seed 0).
     public var validationFraction: Double = 0.1
+    /// Evaluate validation and test on a fixed sample of at most this many documents each
+    /// (seeded shuffle, seed 0, the same for every run); nil: every document.
+    public var evaluationDocuments: Int? = nil
 
     public static let fields: [String: (any StrictConfigurationSection.Type)?] = Dictionary(
         uniqueKeysWithValues: CodingKeys.allCases.map { ($0.rawValue, nil) })
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case corpus, validationFraction = "validation_fraction" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case corpus, validationFraction = "validation_fraction", evaluationDocuments = "eval_documents" }
 
     public init(corpus: String) { self.corpus = corpus }
 
@@ -63,11 +66,15 @@ public struct ClassificationDataConfiguration: StrictConfigurationSection, Equat
         let c = try decoder.container(keyedBy: CodingKeys.self)
         corpus = try c.decode(String.self, forKey: .corpus)
         validationFraction = try c.value(.validationFraction, default: 0.1)
+        evaluationDocuments = try c.decodeIfPresent(Int.self, forKey: .evaluationDocuments)
     }
 
     public func validate() throws {
         if !(validationFraction > 0 && validationFraction < 1) {
             throw ConfigurationValueError(field: "data.validation_fraction", reason: "must be in (0, 1), got \(validationFraction)")
+        }
+        if let evaluationDocuments, evaluationDocuments < 1 {
+            throw ConfigurationValueError(field: "data.eval_documents", reason: "must be at least 1, got \(evaluationDocuments)")
         }
     }
 }

@@ -31,6 +31,8 @@ public final class ClassifierTrainer {
     public let configuration: ClassifierConfiguration
     public let model: TextClassifier
     public let corpus: LabelledTextCorpus
+    /// The validation and test documents evaluated: all, or the `eval_documents` sample.
+    public let evaluationDocuments: [LabelledTextCorpus.Split: [LabelledDocument]]
     let optimizer: AdamW
     let schedule: WarmupCosineSchedule
     var batches: ShuffledDocumentBatches
@@ -49,6 +51,12 @@ public final class ClassifierTrainer {
         optimizer.decays = { _, parameter in parameter.value.rank >= 2 }
         schedule = WarmupCosineSchedule(peak: t.learningRate, warmupSteps: t.warmupSteps, totalSteps: t.steps, minimumRatio: t.minimumLearningRateRatio)
         batches = ShuffledDocumentBatches(documentCount: corpus.train.count, seed: t.seed &+ 2)
+        var evaluated: [LabelledTextCorpus.Split: [LabelledDocument]] = [:]
+        for split in LabelledTextCorpus.Split.allCases {
+            let all = corpus.documents(of: split)
+            evaluated[split] = configuration.data.evaluationDocuments.map { LabelledTextCorpus.holdOut(count: $0, of: all, seed: 0).heldOut } ?? all
+        }
+        evaluationDocuments = evaluated
     }
 
     /// One optimization step on the next training batch; returns the batch loss.
@@ -68,9 +76,9 @@ public final class ClassifierTrainer {
         return value
     }
 
-    /// Loss and accuracy over every document of a split, in batches of `batch_size`.
+    /// Loss and accuracy over the ``evaluationDocuments`` of a split, in batches of `batch_size`.
     public func evaluate(_ split: LabelledTextCorpus.Split) -> ClassificationResult {
-        let documents = corpus.documents(of: split)
+        let documents = evaluationDocuments[split]!
         let size = configuration.training.batchSize
         model.eval()
         defer { model.train() }

@@ -123,6 +123,14 @@ import Testing
         #expect(validation.loss < before.loss / 2)
         #expect(events.filter { if case .validation = $0 { true } else { false } }.count == 2)
         #expect(FileManager.default.fileExists(atPath: trainer.modelURL.path))
+
+        // eval_documents: a fixed sample of the validation and test documents.
+        configuration.data.evaluationDocuments = 5
+        let sampled = try ClassifierTrainer(configuration: configuration, corpus: try LabelledTextCorpus(folder: folder))
+        #expect(sampled.evaluate(.valid).documents == 5 && sampled.evaluate(.test).documents == 5)
+        #expect(sampled.evaluationDocuments[.test]!.allSatisfy { trainer.corpus.test.contains($0) })
+        let again = try ClassifierTrainer(configuration: configuration, corpus: try LabelledTextCorpus(folder: folder))
+        #expect(again.evaluationDocuments[.valid] == sampled.evaluationDocuments[.valid])
     }
 
     @Test("fewer than 2 classes is an error")
@@ -158,6 +166,7 @@ import Testing
             (#"{"data": {"corpus": "x"}, "model": {"attention": "sparse"}}"#, "model.attention"),
             (#"{"data": {"corpus": "x", "validation_fraction": 1.5}}"#, "data.validation_fraction"),
             (#"{"data": {"corpus": "x", "split": 0.1}}"#, "data.split"),
+            (#"{"data": {"corpus": "x", "eval_documents": 0}}"#, "data.eval_documents"),
             (#"{"data": {"corpus": "x"}, "task": "classification"}"#, "task"),
             (#"{"model": {}}"#, "data"),
             (#"{"data": {"corpus": "x"}, "training": {"batch_size": 0}}"#, "training.batch_size"),
