@@ -63,4 +63,12 @@ import Testing
         let badCorpus = try glance(["classify", "--config", workspace.config.path], in: workspace.folder)
         #expect(badCorpus.status != 0 && badCorpus.standardError.contains("\(train.path), line 2"), "\(badCorpus)")
     }
+
+    @Test("data fetch names the corpora it knows")
+    func unknownCorpus() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let result = try glance(["data", "fetch", "--corpus", "imdb"], in: workspace.folder)
+        #expect(result.status != 0 && result.standardError.contains("gcide, 20newsgroups"), "\(result)")
+    }
 }
