@@ -41,7 +41,8 @@ public struct TrainingConfiguration: StrictConfigurationSection, Equatable, Send
     }
 }
 
-/// The character-level language model: a pre-LN decoder-only Transformer over bytes.
+/// The character-level language model: a pre-LN decoder-only Transformer over bytes. Also the
+/// shape of ``TextClassifier``'s encoder (`context` = bytes per document).
 public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable, Sendable {
     /// Vocabulary size (256 for bytes).
     public var vocabularySize = 256
@@ -65,8 +66,8 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     public var performerKernel: String? = nil
     /// Performer: redraw the random features every this many training steps (nil: never).
     public var performerRedrawEvery: Int? = nil
-    /// Linformer: projected length k (nil: min(256, context)). Validated, but the char-LM is
-    /// causal and Linformer is not, so `"attention": "linformer"` is rejected here.
+    /// Linformer: projected length k (nil: min(256, context)). The char-LM is causal and
+    /// Linformer is not, so it rejects `"attention": "linformer"`; ``TextClassifier`` accepts it.
     public var linformerK: Int? = nil
     /// Linformer: projection sharing, none, headwise, key-value or layerwise (nil: headwise).
     public var linformerSharing: String? = nil
@@ -119,7 +120,9 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         logSparseSubsequence = try c.decodeIfPresent(Int.self, forKey: .logSparseSubsequence)
     }
 
-    public func validate() throws {
+    /// Checks every field. `causal` (the default, for the char-LM) also rejects mechanisms
+    /// that cannot be causal; an encoder such as ``TextClassifier`` passes false.
+    public func validate(causal: Bool = true) throws {
         func positive(_ value: Int, _ field: String) throws {
             if value < 1 { throw ConfigurationValueError(field: "model.\(field)", reason: "must be at least 1, got \(value)") }
         }
@@ -135,7 +138,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         if !AttentionRegistry.names.contains(attention) {
             throw ConfigurationValueError(field: "model.attention", reason: "must be one of \(AttentionRegistry.names.joined(separator: ", ")), got '\(attention)'")
         }
-        if attention == "linformer" {
+        if causal && attention == "linformer" {
             throw ConfigurationValueError(field: "model.attention",
                                           reason: "Linformer is not causal (each projected key mixes all positions, future ones included), and the character language model is a causal decoder; use another mechanism")
         }
