@@ -41,6 +41,8 @@ public final class CharacterLanguageModel: Module {
             settings.features = c.performerFeatures
             settings.kernel = c.performerKernel
             settings.redrawInterval = c.performerRedrawEvery
+            (settings.hashes, settings.chunkLength, settings.buckets) = (c.lshHashes, c.lshChunkLength, c.buckets)
+            (settings.chunksBefore, settings.chunksAfter, settings.hashSeed) = (c.lshChunksBefore, c.lshChunksAfter, c.hashSeed)
             let attention = try AttentionRegistry.make(settings, generator: &generator)
             let feedForward = FeedForward(dimensions: c.modelDimensions, hiddenDimensions: c.feedForwardMultiplier * c.modelDimensions,
                                           activation: c.activation, standardDeviation: std, outputStandardDeviation: residualStd,

@@ -36,6 +36,10 @@ struct Bench: ParsableCommand {
         """) var fidelity = false
     @Option(help: "Performer: random features m (default ⌊d·ln d⌋).") var features: Int?
     @Option(help: "Performer: kernel, softmax or relu.") var kernel: String?
+    @Option(help: "Reformer: LSH hash rounds (default 1).") var hashes: Int?
+    @Option(help: "Reformer: chunk length of the sorted sequence (default 64).") var chunk: Int?
+    @Option(help: "Reformer: buckets, an even count or even factors separated by commas (default: Hugging Face's choice for the length).")
+    var buckets: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -46,6 +50,13 @@ struct Bench: ParsableCommand {
         guard size >= 1 else { throw ValidationError("--size must be at least 1, got \(size)") }
         if let features, features < 1 { throw ValidationError("--features must be at least 1, got \(features)") }
         if let kernel, kernel != "softmax" && kernel != "relu" { throw ValidationError("--kernel must be softmax or relu, got '\(kernel)'") }
+        if let hashes, hashes < 1 { throw ValidationError("--hashes must be at least 1, got \(hashes)") }
+        if let chunk, chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
+        if let buckets {
+            guard let factors = bucketFactors(buckets), (try? LSHBuckets(factors: factors)) != nil else {
+                throw ValidationError("--buckets must be even counts of at least 2 separated by commas, got '\(buckets)'")
+            }
+        }
         guard AttentionRegistry.names.contains(mechanism) else {
             throw ValidationError("unknown --mechanism '\(mechanism)'; known: \(AttentionRegistry.names.joined(separator: ", "))")
         }
@@ -72,7 +83,16 @@ struct Bench: ParsableCommand {
         settings.projectedLength = k
         settings.sharing = sharing
         settings.causal = causal
+        settings.hashes = hashes
+        settings.chunkLength = chunk
+        settings.buckets = buckets.flatMap(bucketFactors)
         return settings
+    }
+
+    /// "4" or "8,16" as integers (nil if not integers).
+    func bucketFactors(_ text: String) -> [Int]? {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return values.isEmpty || values.contains(nil) ? nil : values.map { $0! }
     }
 
     func lengths() throws -> [Int] {

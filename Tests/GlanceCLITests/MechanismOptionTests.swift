@@ -10,6 +10,9 @@ import Testing
         (["--mechanism", "linformer", "--k", "128"], "--k 128"),
         (["--mechanism", "performer", "--features", "0"], "--features"),
         (["--mechanism", "performer", "--kernel", "tanh"], "--kernel"),
+        (["--mechanism", "reformer", "--hashes", "0"], "--hashes"),
+        (["--mechanism", "reformer", "--chunk", "0"], "--chunk"),
+        (["--mechanism", "reformer", "--buckets", "3"], "--buckets"),
     ])
     func badOptions(_ options: [String], _ named: String) throws {
         let workspace = try Workspace()
@@ -19,10 +22,12 @@ import Testing
         #expect(result.output.contains(named), "\(result)")
     }
 
-    @Test("linformer and performer benches print the contract's keys", arguments: [
+    @Test("linformer, performer and reformer benches print the contract's keys", arguments: [
         ["--mechanism", "linformer", "--k", "8"],
         ["--mechanism", "performer", "--features", "16", "--causal"],
         ["--mechanism", "performer", "--features", "16", "--kernel", "relu"],
+        ["--mechanism", "reformer", "--hashes", "2", "--chunk", "16", "--causal"],
+        ["--mechanism", "reformer", "--hashes", "2", "--chunk", "8", "--buckets", "2,4"],
     ])
     func benchRuns(_ options: [String]) throws {
         let workspace = try Workspace()
