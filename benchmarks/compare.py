@@ -110,7 +110,8 @@ def cmd_attention(args):
     if args.backward:
         common.append("--backward")
     # Mechanism options, passed to both sides under the same names.
-    for flag, value in (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel)):
+    for flag, value in (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel),
+                        ("--hashes", args.hashes), ("--chunk", args.chunk), ("--buckets", args.buckets)):
         if value is not None:
             common += [flag, str(value)]
 
@@ -278,6 +279,9 @@ def main(argv=None):
     a.add_argument("--sharing", help="Linformer: projection sharing")
     a.add_argument("--features", type=int, help="Performer: random features")
     a.add_argument("--kernel", help="Performer: softmax or relu")
+    a.add_argument("--hashes", type=int, help="Reformer: LSH hash rounds")
+    a.add_argument("--chunk", type=int, help="Reformer: chunk length")
+    a.add_argument("--buckets", help="Reformer: buckets, an even count or even factors separated by commas")
     a.set_defaults(func=cmd_attention)
 
     g = sub.add_parser("gemm", parents=[shared], help="float32 matrix product throughput")

@@ -78,6 +78,7 @@ public func lshAttention(queryKeys qk: Tensor, values v: Tensor, rotations: Tens
                          mask: AttentionMask) -> Tensor {
     precondition(qk.rank == 4 && v.shape == qk.shape, "lshAttention expects query-keys and values [B, H, n, d], got \(qk.shape), \(v.shape)")
     let (batch, heads, length, depth) = (qk.shape[0], qk.shape[1], qk.shape[2], qk.shape[3])
+    guard qk.count > 0 else { return .zeros(qk.shape) }
     let layout = ChunkLayout(length: length, chunkLength: options.chunkLength)
     let hashes = layout.chunked ? options.hashes : 1
     precondition(!layout.chunked || rotations.shape == [heads, depth, hashes, options.buckets.directions],

@@ -14,6 +14,7 @@ public func localChunkedAttention(queries q: Tensor, keys k: Tensor, values v: T
                  "localChunkedAttention expects queries, keys and values [B, H, n, d], got \(q.shape), \(k.shape), \(v.shape)")
     precondition(chunkLength >= 1 && chunksBefore >= 0 && chunksAfter >= 0, "invalid chunking \(chunkLength), \(chunksBefore), \(chunksAfter)")
     let (batch, heads, length, depth) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+    guard q.count > 0 else { return .zeros(q.shape) }
     let layout = ChunkLayout(length: length, chunkLength: chunkLength)
     let run = LocalRun(batch: batch, heads: heads, layout: layout, depth: depth,
                        tokens: layout.tokens(mask.keyPadding, batch: batch),

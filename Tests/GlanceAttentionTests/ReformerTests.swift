@@ -184,6 +184,46 @@ import Testing
         }
     }
 
+    @Test("a reversible stack of LSH attention and feed-forward layers has the gradients of the plain stack")
+    func reversibleStack() throws {
+        var generator = RandomGenerator(seed: 85)
+        let options = try LSHAttentionOptions(hashes: 2, buckets: LSHBuckets(count: 4), chunkLength: 4)
+        let blocks = try (0..<3).map { _ in
+            (LayerNorm(dimensions: 8), try Reformer(modelDimensions: 8, heads: 2, options: options, generator: &generator),
+             LayerNorm(dimensions: 8), FeedForward(dimensions: 8, hiddenDimensions: 16, generator: &generator))
+        }
+        let blockParameters = blocks.map { block in
+            ([block.0, block.1, block.2, block.3] as [Module]).flatMap { $0.trainableParameters().map(\.parameter) }
+        }
+        let parameters = blockParameters.flatMap { $0 }
+        let x = randomTensor([2, 16, 8], seed: 86)
+        let input = concatenate([x, x], alongAxis: 2)
+        let seed = randomTensor([2, 16, 16], seed: 87)
+        func run(reversible: Bool) -> [Tensor] {
+            let leaf = input.requiringGradient()
+            for p in parameters { p.value = p.value.requiringGradient() }
+            defer { for p in parameters { p.value = p.value.detached() } }
+            let layers = zip(blocks, blockParameters).map { block, weights in
+                ReversibleLayer(parameters: weights.map(\.value), f: { block.1(block.0($0), mask: .causal) }, g: { block.3(block.2($0)) })
+            }
+            let out = withGradients { reversible ? reversibleResidualStack(leaf, layers: layers) : Self.plainReversibleStack(leaf, layers) }
+            return gradients(of: out, seed: seed, withRespectTo: [leaf] + parameters.map(\.value))
+        }
+        let (reversible, plain) = (run(reversible: true), run(reversible: false))
+        for (index, (a, b)) in zip(reversible, plain).enumerated() {
+            #expect(relativeError(a, b) <= 1e-4, "gradient \(index): relative error \(relativeError(a, b))")
+        }
+    }
+
+    static func plainReversibleStack(_ input: Tensor, _ layers: [ReversibleLayer]) -> Tensor {
+        var y1 = input.sliced(alongAxis: 2, 0..<8), y2 = input.sliced(alongAxis: 2, 8..<16)
+        for layer in layers {
+            y1 = y1 + layer.f(y2)
+            y2 = y2 + layer.g(y1)
+        }
+        return concatenate([y1, y2], alongAxis: 2)
+    }
+
     @Test("Hugging Face's default buckets: 2·n/chunk rounded down to a power of two, factorized when large")
     func defaultBuckets() {
         #expect(LSHBuckets.huggingFaceDefault(length: 4096, chunkLength: 64, maximumPositions: 4096).factors == [128])

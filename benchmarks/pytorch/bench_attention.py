@@ -6,6 +6,7 @@ Follows the contract shared with `glance bench`:
     bench_attention.py --mechanism full --length 1024,2048 [--batch 1] [--heads 8]
         [--head-dim 64] [--causal] [--backward] [--threads 2] [--repeat 5] [--warmup 1]
         [--k K] [--sharing headwise|key-value]   (linformer: lucidrains LinformerSelfAttention)
+        [--hashes H] [--chunk C] [--buckets B]    (reformer: transformers LSHSelfAttention)
 
 Layer: x (B, N, H*D) -> separate Q/K/V nn.Linear(d, d, bias) -> (B, H, N, D)
 -> attention -> merge heads -> output nn.Linear(d, d, bias).
@@ -95,16 +96,52 @@ def build_performer(torch, args):
                              nb_features=args.features, generalized_attention=(kernel == "relu"), kernel_fn=nn.ReLU())
 
 
+def build_reformer(torch, args):
+    """transformers 5.24.0 LSHSelfAttention (the reference of Glance's parity tests) followed by
+    an output projection without bias (ReformerSelfOutput's dense): --hashes rounds (default 1),
+    --chunk length (default 64), --buckets an even count or even factors "a,b" (default: its own
+    choice for the length, with max_position_embeddings = the length, as Glance's registry);
+    no dropout; hash_seed fixed. --causal sets is_decoder."""
+    from torch import nn
+    from transformers import ReformerConfig
+    from transformers.models.reformer.modeling_reformer import LSHSelfAttention
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()  # its warning about setting num_buckets on the fly
+    buckets = None
+    if args.buckets:
+        factors = [int(b) for b in args.buckets.split(",")]
+        buckets = factors[0] if len(factors) == 1 else factors
+    d_model = args.heads * args.head_dim
+    config = ReformerConfig(hidden_size=d_model, num_attention_heads=args.heads, attention_head_size=args.head_dim,
+                            num_hashes=args.hashes or 1, lsh_attn_chunk_length=args.chunk or 64, num_buckets=buckets,
+                            lsh_num_chunks_before=1, lsh_num_chunks_after=0, is_decoder=args.causal,
+                            hash_seed=args.seed, lsh_attention_probs_dropout_prob=0.0,
+                            max_position_embeddings=args.current_length)
+
+    class ReformerAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = LSHSelfAttention(config)
+            self.output = nn.Linear(d_model, d_model, bias=False)
+
+        def forward(self, x):
+            return self.output(self.attention(x).hidden_states)
+
+    return ReformerAttention()
+
+
 # Peak RSS right after `import torch` (several hundred MiB with the CUDA wheel),
 # reported so that peak_rss_bytes - import_rss_bytes isolates the layer's memory.
 IMPORT_RSS = [None]
 
 # Mechanism name -> builder(torch, args) returning an nn.Module mapping
-# (B, N, d_model) -> (B, N, d_model). Later: longformer, linformer, performer, reformer.
+# (B, N, d_model) -> (B, N, d_model).
 MECHANISMS = {
     "full": build_full,
     "linformer": build_linformer,
     "performer": build_performer,
+    "reformer": build_reformer,
 }
 
 
@@ -125,6 +162,9 @@ def parse_args(argv=None):
     parser.add_argument("--sharing", default=None, help="linformer: headwise (default) or key-value")
     parser.add_argument("--features", type=positive_int, default=None, help="performer: random features m")
     parser.add_argument("--kernel", default=None, help="performer: softmax (default) or relu")
+    parser.add_argument("--hashes", type=positive_int, default=None, help="reformer: LSH hash rounds (default 1)")
+    parser.add_argument("--chunk", type=positive_int, default=None, help="reformer: chunk length (default 64)")
+    parser.add_argument("--buckets", default=None, help="reformer: even bucket count or factors 'a,b' (default: HF's choice)")
     return parser.parse_args(argv)
 
 
