@@ -10,8 +10,9 @@ import GlanceCore
 /// `_look_adjacent`. Scores are `scale`·q·k. As in Hugging Face, masked scores are replaced
 /// (not offset) by −1e9 — a key after the query's position when `causal`, a padding key —
 /// and, when `masksSelf`, a query's own position by −1e5, so that a token attends to itself
-/// only when nothing else is visible. Each chunk's scores come from one BLAS product per
-/// neighbour chunk; memory is O(slots · window).
+/// only when nothing else is visible. Each chunk's scores come from one BLAS product over
+/// its window (one per neighbour chunk where the window wraps around); memory is
+/// O(slots · window).
 struct ChunkedAttentionKernel: Sendable {
     let slots, chunkLength, chunksBefore, chunksAfter, depth: Int
     let scale: Float
@@ -29,6 +30,14 @@ struct ChunkedAttentionKernel: Sendable {
 
     /// The i-th chunk (0 ..< neighbours) that chunk `c` attends to.
     func keyChunk(_ c: Int, _ i: Int) -> Int { ((c - chunksBefore + i) % chunks + chunks) % chunks }
+
+    /// The keys of chunk `c` as runs of consecutive slots: (column in the window, first slot,
+    /// slots). Neighbours that do not wrap around are one run, so that each product is one
+    /// BLAS call over the whole window.
+    func keyRuns(_ c: Int) -> [(column: Int, slot: Int, count: Int)] {
+        if c - chunksBefore >= 0 && c + chunksAfter < chunks { return [(0, (c - chunksBefore) * chunkLength, window)] }
+        return (0..<neighbours).map { (column: $0 * chunkLength, slot: keyChunk(c, $0) * chunkLength, count: chunkLength) }
+    }
 
     /// The constant that replaces the score of a query at position `query` for a key at
     /// position `key`, or nil when the score stays. `tokens[p]` is false for padding.
@@ -58,10 +67,11 @@ struct ChunkedAttentionKernel: Sendable {
         for c in 0..<chunks {
             let first = c * length
             let scores = probabilities.map { $0 + first * width } ?? scratch
-            for i in 0..<neighbours {
-                BLAS.sgemm(transposeA: false, transposeB: true, m: length, n: length, k: depth, alpha: scale,
-                           a: q + first * depth, lda: depth, b: k + keyChunk(c, i) * length * depth, ldb: depth,
-                           c: scores + i * length, ldc: width)
+            let runs = keyRuns(c)
+            for run in runs {
+                BLAS.sgemm(transposeA: false, transposeB: true, m: length, n: run.count, k: depth, alpha: scale,
+                           a: q + first * depth, lda: depth, b: k + run.slot * depth, ldb: depth,
+                           c: scores + run.column, ldc: width)
             }
             collectKeyPositions(chunk: c, positions: positions, into: keyPositions)
             for a in 0..<length {
@@ -71,10 +81,10 @@ struct ChunkedAttentionKernel: Sendable {
                 }
                 logSumExp[first + a] = softmaxRowInPlace(row, width)
             }
-            for i in 0..<neighbours {
-                BLAS.sgemm(transposeA: false, transposeB: false, m: length, n: depth, k: length,
-                           a: scores + i * length, lda: width, b: v + keyChunk(c, i) * length * depth, ldb: depth,
-                           beta: i == 0 ? 0 : 1, c: output + first * depth, ldc: depth)
+            for (index, run) in runs.enumerated() {
+                BLAS.sgemm(transposeA: false, transposeB: false, m: length, n: depth, k: run.count,
+                           a: scores + run.column, lda: width, b: v + run.slot * depth, ldb: depth,
+                           beta: index == 0 ? 0 : 1, c: output + first * depth, ldc: depth)
             }
         }
     }
@@ -90,12 +100,12 @@ struct ChunkedAttentionKernel: Sendable {
             let first = c * length
             let p = probabilities + first * width, g = outputGradient + first * depth
             // dV_kc += P_iᵀ · dO_c ; dP = dO_c · V_kcᵀ
-            for i in 0..<neighbours {
-                let kc = keyChunk(c, i)
-                BLAS.sgemm(transposeA: true, transposeB: false, m: length, n: depth, k: length,
-                           a: p + i * length, lda: width, b: g, ldb: depth, beta: 1, c: dv + kc * length * depth, ldc: depth)
-                BLAS.sgemm(transposeA: false, transposeB: true, m: length, n: length, k: depth,
-                           a: g, lda: depth, b: v + kc * length * depth, ldb: depth, c: scratch + i * length, ldc: width)
+            let runs = keyRuns(c)
+            for run in runs {
+                BLAS.sgemm(transposeA: true, transposeB: false, m: run.count, n: depth, k: length,
+                           a: p + run.column, lda: width, b: g, ldb: depth, beta: 1, c: dv + run.slot * depth, ldc: depth)
+                BLAS.sgemm(transposeA: false, transposeB: true, m: length, n: run.count, k: depth,
+                           a: g, lda: depth, b: v + run.slot * depth, ldb: depth, c: scratch + run.column, ldc: width)
             }
             // dS = P ⊙ (dP − ⟨dP, P⟩ + d logsumexp), zero where the score was a constant.
             collectKeyPositions(chunk: c, positions: positions, into: keyPositions)
@@ -107,14 +117,13 @@ struct ChunkedAttentionKernel: Sendable {
                 }
             }
             // dQ_c += scale · dS_i · K_kc ; dK_kc += scale · dS_iᵀ · Q_c
-            for i in 0..<neighbours {
-                let kc = keyChunk(c, i)
-                BLAS.sgemm(transposeA: false, transposeB: false, m: length, n: depth, k: length, alpha: scale,
-                           a: scratch + i * length, lda: width, b: k + kc * length * depth, ldb: depth,
+            for run in runs {
+                BLAS.sgemm(transposeA: false, transposeB: false, m: length, n: depth, k: run.count, alpha: scale,
+                           a: scratch + run.column, lda: width, b: k + run.slot * depth, ldb: depth,
                            beta: 1, c: dq + first * depth, ldc: depth)
-                BLAS.sgemm(transposeA: true, transposeB: false, m: length, n: depth, k: length, alpha: scale,
-                           a: scratch + i * length, lda: width, b: q + first * depth, ldb: depth,
-                           beta: 1, c: dk + kc * length * depth, ldc: depth)
+                BLAS.sgemm(transposeA: true, transposeB: false, m: run.count, n: depth, k: length, alpha: scale,
+                           a: scratch + run.column, lda: width, b: q + first * depth, ldb: depth,
+                           beta: 1, c: dk + run.slot * depth, ldc: depth)
             }
         }
     }

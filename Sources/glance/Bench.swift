@@ -141,7 +141,7 @@ struct Bench: ParsableCommand {
                                                    mask: AttentionMask(causal: causal)) { generator in
                 let layer = try AttentionRegistry.make(settings(length: n), generator: &generator)
                 guard let approximate = layer as? any ApproximateAttention else {
-                    throw ValidationError("--fidelity: '\(mechanism)' is exact attention, not an approximation")
+                    throw ValidationError("--fidelity: '\(mechanism)' has no fidelity measure (exact attention, or Reformer, whose shared query-keys have no separate-key counterpart)")
                 }
                 reported = approximate.approximationSettings
                 return approximate
