@@ -74,8 +74,11 @@ struct ChunkLayout {
 /// all positions (one round, no hashing); longer ones not a multiple of the chunk length
 /// are padded with masked positions. Forward and backward are fused (the sort is not
 /// differentiated, as in Hugging Face); memory is O(B·H·hashes·n·chunk).
+///
+/// With `sortCache`, a cache filled by a call of the same sizes replaces hashing by its
+/// orders; an empty one (or one of other sizes) keeps this call's orders.
 public func lshAttention(queryKeys qk: Tensor, values v: Tensor, rotations: Tensor, options: LSHAttentionOptions,
-                         mask: AttentionMask) -> Tensor {
+                         mask: AttentionMask, sortCache: LSHSortCache? = nil) -> Tensor {
     precondition(qk.rank == 4 && v.shape == qk.shape, "lshAttention expects query-keys and values [B, H, n, d], got \(qk.shape), \(v.shape)")
     let (batch, heads, length, depth) = (qk.shape[0], qk.shape[1], qk.shape[2], qk.shape[3])
     guard qk.count > 0 else { return .zeros(qk.shape) }
@@ -92,14 +95,20 @@ public func lshAttention(queryKeys qk: Tensor, values v: Tensor, rotations: Tens
                                                     depth: depth, scale: 1, causal: mask.causal, masksSelf: true))
     let recording = GradientMode.isRecording && (qk.requiresGradient || v.requiresGradient)
     let state = LSHState(run: run, keepsProbabilities: recording)
+    let cached = sortCache?.positions.flatMap { $0.count == batch * heads * run.slots ? $0 : nil }
+    if let cached { state.positions.update(from: cached, count: cached.count) }
     let output = Tensor(shape: [batch, heads, length, depth]) { out in
         qk.withUnsafeBufferPointer { q in
             v.withUnsafeBufferPointer { vb in
                 rotations.withUnsafeBufferPointer { r in
-                    run.forward(qk: q.baseAddress!, v: vb.baseAddress!, rotations: r.baseAddress!, state: state, output: out.baseAddress!)
+                    run.forward(qk: q.baseAddress!, v: vb.baseAddress!, rotations: cached == nil ? r.baseAddress! : nil, state: state,
+                                output: out.baseAddress!)
                 }
             }
         }
+    }
+    if let sortCache, cached == nil {
+        sortCache.positions = Array(UnsafeBufferPointer(start: state.positions, count: batch * heads * run.slots))
     }
     guard recording else { return output }
     let (qkd, vd, od) = (qk.detached(), v.detached(), output)
@@ -123,6 +132,23 @@ public func lshAttention(queryKeys qk: Tensor, values v: Tensor, rotations: Tens
     }
 }
 
+/// The sort orders of one ``lshAttention(queryKeys:values:rotations:options:mask:sortCache:)``
+/// call, to be replayed by a later call on the same sizes. A reversible stack's backward pass
+/// recomputes attention from reconstructed inputs, which may hash differently by rounding;
+/// replaying the forward's orders (as Hugging Face reuses its buckets) keeps its gradients
+/// those of the forward.
+public final class LSHSortCache: @unchecked Sendable {
+    var positions: [Int32]?
+
+    public init() {}
+
+    /// Whether no orders are kept.
+    public var isEmpty: Bool { positions == nil }
+
+    /// Forgets the kept orders: the next call hashes again and keeps its orders.
+    public func clear() { positions = nil }
+}
+
 /// What the LSH forward keeps for the backward: sort orders, per-round outputs and
 /// log-sum-exps, and the probabilities when a backward will run.
 final class LSHState: @unchecked Sendable {
@@ -142,7 +168,7 @@ final class LSHState: @unchecked Sendable {
     deinit { positions.deallocate() }
 }
 
-/// The loops of ``lshAttention(queryKeys:values:rotations:options:mask:)`` over slices
+/// The loops of ``lshAttention(queryKeys:values:rotations:options:mask:sortCache:)`` over slices
 /// (batch entry × head), in parallel.
 struct LSHRun: Sendable {
     let batch, heads: Int
@@ -230,16 +256,18 @@ struct LSHRun: Sendable {
         buffer.map { $0.baseAddress! + (slice / heads) * layout.padded }
     }
 
-    func forward(qk: UnsafePointer<Float>, v: UnsafePointer<Float>, rotations: UnsafePointer<Float>, state: LSHState,
+    /// Without `rotations`, the sort orders already in `state` are used.
+    func forward(qk: UnsafePointer<Float>, v: UnsafePointer<Float>, rotations: UnsafePointer<Float>?, state: LSHState,
                  output: UnsafeMutablePointer<Float>) {
-        let (pqk, pv, pr, po) = (SendablePointer(qk), SendablePointer(v), SendablePointer(rotations), SendablePointer(output))
+        let (pqk, pv, po) = (SendablePointer(qk), SendablePointer(v), SendablePointer(output))
+        let pr = rotations.map(SendablePointer.init)
         let (length, window) = (layout.length, kernel.window)
         parallelFor(batch * heads) { range in
             let scratch = Scratch(self)
             var weights = [Float](repeating: 0, count: hashes)
             for slice in range {
                 let positions = state.positions + slice * slots
-                sort(slice: slice, qk: pqk.base, rotations: pr.base, positions: positions, scratch: scratch)
+                if let pr { sort(slice: slice, qk: pqk.base, rotations: pr.base, positions: positions, scratch: scratch) }
                 gather(slice: slice, qk: pqk.base, v: pv.base, positions: positions, scratch: scratch)
                 let roundOutputs = state.roundOutputs.pointer + slice * slots * depth
                 let logSumExp = state.logSumExp.pointer + slice * slots

@@ -20,6 +20,8 @@ public final class LSHSelfAttention: Module {
     /// Rotations [heads, headDimensions, hashes, directions] (Hugging Face's layout).
     public var rotations: Tensor { _rotations }
     private var _rotations: Tensor
+    /// When set, calls keep or replay their sort orders (see ``LSHSortCache``).
+    public var sortCache: LSHSortCache? = nil
 
     /// Throws an error naming the field (`heads`, `attention_head_size`, …) that cannot work.
     public init(hiddenSize: Int, heads: Int, headDimensions: Int, options: LSHAttentionOptions, hashSeed: UInt64? = nil,
@@ -45,7 +47,7 @@ public final class LSHSelfAttention: Module {
         precondition(input.rank == 3 && input.shape[2] == queryKey.inputCount,
                      "LSHSelfAttention expects [batch, length, \(queryKey.inputCount)], got \(input.shape)")
         let attended = lshAttention(queryKeys: queryKey(input).splittingHeads(heads), values: value(input).splittingHeads(heads),
-                                    rotations: _rotations, options: options, mask: mask)
+                                    rotations: _rotations, options: options, mask: mask, sortCache: sortCache)
         return attended.mergingHeads()
     }
 }

@@ -184,6 +184,34 @@ import Testing
         }
     }
 
+    @Test("a sort cache replays the orders it kept: frozen buckets make the whole layer differentiable by finite differences")
+    func sortCacheReplays() throws {
+        var generator = RandomGenerator(seed: 95)
+        // Two rounds, chunks that see only part of the sequence, causal and padded.
+        let options = try LSHAttentionOptions(hashes: 2, buckets: LSHBuckets(factors: [2, 4]), chunkLength: 4, chunksBefore: 1, chunksAfter: 1)
+        let layer = try Reformer(modelDimensions: 8, heads: 2, options: options, generator: &generator)
+        let cache = LSHSortCache()
+        layer.attention.sortCache = cache
+        let mask = AttentionMask(causal: true, keyPadding: randomPadding(batch: 2, keys: 14, seed: 96))
+        let x = randomTensor([2, 14, 8], seed: 97), moved = randomTensor([2, 14, 8], seed: 98)
+        let first = withoutGradients { layer(x, mask: mask) }
+        #expect(!cache.isEmpty)
+        // Other inputs hash differently; with the cache they keep the first call's orders.
+        let replayed = withoutGradients { layer(moved, mask: mask) }
+        layer.attention.sortCache = nil
+        let hashed = withoutGradients { layer(moved, mask: mask) }
+        #expect(maxAbsoluteDifference(replayed, hashed) > 1e-3)
+        #expect(withoutGradients { layer(x, mask: mask) }.scalars == first.scalars)
+        layer.attention.sortCache = cache
+        let parameters = layer.trainableParameters()
+        let saved = parameters.map(\.parameter.value)
+        defer { for (p, value) in zip(parameters, saved) { p.parameter.value = value } }
+        expectGradientsMatch([x] + saved) { t in
+            for (p, value) in zip(parameters, t.dropFirst()) { p.parameter.value = value }
+            return layer(t[0], mask: mask)
+        }
+    }
+
     @Test("a reversible stack of LSH attention and feed-forward layers has the gradients of the plain stack")
     func reversibleStack() throws {
         var generator = RandomGenerator(seed: 85)
@@ -200,6 +228,8 @@ import Testing
         let input = concatenate([x, x], alongAxis: 2)
         let seed = randomTensor([2, 16, 16], seed: 87)
         func run(reversible: Bool) -> [Tensor] {
+            // The backward pass replays the forward's buckets, as Hugging Face does.
+            for block in blocks { block.1.attention.sortCache = LSHSortCache() }
             let leaf = input.requiringGradient()
             for p in parameters { p.value = p.value.requiringGradient() }
             defer { for p in parameters { p.value = p.value.detached() } }
