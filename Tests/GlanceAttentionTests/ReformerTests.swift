@@ -70,6 +70,25 @@ import Testing
                                                         "value.weight": "value.weight"]) { layer($0, mask: $1) }
     }
 
+    @Test("axial position embeddings match transformers' AxialPositionEmbeddings within 1e-4 (outputs and weight gradients)")
+    func axialPositionParity() throws {
+        let f = try ReferenceFixture(named: "reformer_axial_positions")
+        var generator = RandomGenerator(seed: 0)
+        let positions = AxialPositions(shape: f.config["axial_pos_shape"] as! [Int], dimensions: f.config["axial_pos_embds_dim"] as! [Int],
+                                       generator: &generator)
+        try positions.update(parameters: ["weights.0": f["weights.0"], "weights.1": f["weights.1"]])
+        let parameters = positions.trainableParameters()
+        #expect(parameters.map(\.key) == ["weights.0", "weights.1"])
+        for p in parameters { p.parameter.value = p.parameter.value.requiringGradient() }
+        defer { for p in parameters { p.parameter.value = p.parameter.value.detached() } }
+        let out = withGradients { positions(count: f.int("length")).expandingDimension(at: 0) }
+        let grads = gradients(of: out, seed: f["output_gradient"], withRespectTo: parameters.map(\.parameter.value))
+        #expect(relativeError(out.detached(), f["output"]) <= 1e-6)
+        for (key, gradient) in zip(["weights.0", "weights.1"], grads) {
+            #expect(relativeError(gradient, f["grad." + key]) <= 1e-5, "grad.\(key)")
+        }
+    }
+
     /// Full attention of shared query-keys in Double: scores q·k̂ with k̂ = k·rsqrt(mean(k²) + 1e-6)/√d,
     /// masked scores replaced by −1e9 and a query's own score by −1e5.
     static func referenceSelfMaskedAttention(queryKeys qk: Tensor, values v: Tensor, mask: AttentionMask) -> [Double] {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes Reformer reference fixtures from transformers' LSHSelfAttention and LocalSelfAttention.
+"""Writes Reformer reference fixtures from transformers' LSHSelfAttention, LocalSelfAttention and
+AxialPositionEmbeddings.
 
     .venv-reference/bin/python tools/reference/make_reformer_fixtures.py [--seed 0] [--out DIR]
 
@@ -12,7 +13,8 @@ the same ones, and the buckets it found (`buckets`, [batch, heads, num_hashes, l
 `key_padding_mask` (1 real, 0 padding) is the layer's attention_mask when the case has one.
 Lengths that are not a multiple of the chunk length are run as Hugging Face's ReformerModel
 runs them: padded at the end to a multiple, the padding masked; the fixture keeps the real
-positions (`input`, `output`, gradients) only.
+positions (`input`, `output`, gradients) only. The axial case has no input: its output is the
+embedding of positions 0 ..< length (eval mode), its parameters `weights.0`, `weights.1`.
 """
 
 from importlib import metadata
@@ -21,7 +23,7 @@ import torch
 import transformers
 from fixture_io import run_cases, write_fixture
 from transformers import ReformerConfig
-from transformers.models.reformer.modeling_reformer import LocalSelfAttention, LSHSelfAttention
+from transformers.models.reformer.modeling_reformer import AxialPositionEmbeddings, LocalSelfAttention, LSHSelfAttention
 
 
 CASES = {
@@ -41,6 +43,7 @@ CASES = {
                                               before=1, after=1, causal=True, padding=True),
     "reformer_local_short": dict(kind="local", batch=1, heads=2, hidden=16, head_size=8, length=5, chunk=8,
                                  before=1, after=0, causal=True, padding=False),
+    "reformer_axial_positions": dict(kind="axial", hidden=10, axial_pos_shape=[3, 4], axial_pos_embds_dim=[4, 6], length=10),
 }
 
 
@@ -55,7 +58,31 @@ def make_config(c):
         local_attention_probs_dropout_prob=0.0, max_position_embeddings=4096)
 
 
+def make_axial_case(name, c, seed, out):
+    torch.manual_seed(seed)
+    config = ReformerConfig(hidden_size=c["hidden"], axial_pos_shape=c["axial_pos_shape"],
+                            axial_pos_embds_dim=c["axial_pos_embds_dim"], hidden_dropout_prob=0.0)
+    layer = AxialPositionEmbeddings(config).double().eval()
+    with torch.no_grad():
+        for parameter in layer.parameters():
+            parameter.copy_(torch.randn(parameter.shape).double())
+    output = layer(torch.arange(c["length"]).unsqueeze(0))
+    output_gradient = torch.randn(output.shape).double()
+    (output * output_gradient).sum().backward()
+    tensors = {"output": output.detach(), "output_gradient": output_gradient}
+    for key, parameter in layer.named_parameters():
+        tensors[key] = parameter.detach()
+        tensors["grad." + key] = parameter.grad.detach()
+    config = dict(c, seed=seed, reference="transformers.AxialPositionEmbeddings", loss="sum(output * output_gradient)",
+                  dtype="computed in float64 from float32-representable values, stored as float32",
+                  torch_version=torch.__version__, transformers_version=metadata.version("transformers"),
+                  inputs=[], parameters=sorted(k for k, _ in layer.named_parameters()))
+    write_fixture(out, name, tensors, config)
+
+
 def make_case(name, c, seed, out):
+    if c["kind"] == "axial":
+        return make_axial_case(name, c, seed, out)
     torch.manual_seed(seed)
     layer_class = LSHSelfAttention if c["kind"] == "lsh" else LocalSelfAttention
     layer = layer_class(make_config(c)).double().eval()
