@@ -113,7 +113,8 @@ def cmd_attention(args):
     # Mechanism options, passed to both sides under the same names.
     for flag, value in (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel),
                         ("--qk-kernel", args.qk_kernel), ("--logsparse-window", args.logsparse_window),
-                        ("--logsparse-subsequence", args.logsparse_subsequence)):
+                        ("--logsparse-subsequence", args.logsparse_subsequence),
+                        ("--hashes", args.hashes), ("--chunk", args.chunk), ("--buckets", args.buckets)):
         if value is not None:
             common += [flag, str(value)]
 
@@ -327,6 +328,9 @@ def main(argv=None):
     a.add_argument("--qk-kernel", type=int, help="LogSparse: query/key convolution kernel size")
     a.add_argument("--logsparse-window", type=int, help="LogSparse: local window")
     a.add_argument("--logsparse-subsequence", type=int, help="LogSparse: restart length")
+    a.add_argument("--hashes", type=int, help="Reformer: LSH hash rounds")
+    a.add_argument("--chunk", type=int, help="Reformer: chunk length")
+    a.add_argument("--buckets", help="Reformer: buckets, an even count or even factors separated by commas")
     a.set_defaults(func=cmd_attention)
 
     g = sub.add_parser("gemm", parents=[shared], help="float32 matrix product throughput")

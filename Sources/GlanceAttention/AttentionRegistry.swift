@@ -35,6 +35,18 @@ public struct AttentionSettings: Sendable, Equatable {
     public var localWindow: Int? = nil
     /// LogSparse: restart (sub-sequence) length L (nil: no restarts).
     public var subsequenceLength: Int? = nil
+    /// Reformer: LSH hash rounds (nil: 1, Hugging Face's default).
+    public var hashes: Int? = nil
+    /// Reformer: buckets, one even count or a list of even factors (nil: Hugging Face's
+    /// choice for `maximumLength`, ``LSHBuckets/huggingFaceDefault(length:chunkLength:maximumPositions:)``).
+    public var buckets: [Int]? = nil
+    /// Reformer: slots per chunk of the sorted sequence (nil: 64).
+    public var chunkLength: Int? = nil
+    /// Reformer: neighbouring chunks attended to (nil: 1 before, 0 after).
+    public var chunksBefore: Int? = nil
+    public var chunksAfter: Int? = nil
+    /// Reformer: seed of the random rotations (nil: drawn from the generator).
+    public var hashSeed: UInt64? = nil
 
     public init(type: String, modelDimensions: Int, heads: Int, maximumLength: Int,
                 standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil) {
@@ -50,7 +62,7 @@ public struct AttentionSettings: Sendable, Equatable {
 /// Builds attention mechanisms by name, for configs and `glance bench`.
 public enum AttentionRegistry {
     /// Names that ``make(_:generator:)`` accepts.
-    public static let names = ["full", "linformer", "performer", "logsparse"]
+    public static let names = ["full", "linformer", "performer", "logsparse", "reformer"]
 
     public static func make(_ settings: AttentionSettings, generator: inout RandomGenerator) throws -> any AttentionMechanism {
         switch settings.type {
@@ -86,6 +98,19 @@ public enum AttentionRegistry {
                                                                     subsequenceLength: settings.subsequenceLength),
                                           standardDeviation: settings.standardDeviation,
                                           outputStandardDeviation: settings.outputStandardDeviation, generator: &generator)
+        case "reformer":
+            let chunkLength = settings.chunkLength ?? 64
+            try validateChunking(chunkLength: chunkLength, before: settings.chunksBefore ?? 1, after: settings.chunksAfter ?? 0, prefix: "lsh")
+            let buckets = try settings.buckets.map { try LSHBuckets(factors: $0) }
+                ?? LSHBuckets.huggingFaceDefault(length: settings.maximumLength, chunkLength: chunkLength, maximumPositions: settings.maximumLength)
+            guard buckets.count <= Swift.max(2, settings.maximumLength) else {
+                throw AttentionConfigurationError(field: "num_buckets", reason: "\(buckets.count) buckets for at most \(settings.maximumLength) positions: most would stay empty")
+            }
+            let options = try LSHAttentionOptions(hashes: settings.hashes ?? 1, buckets: buckets, chunkLength: chunkLength,
+                                                  chunksBefore: settings.chunksBefore ?? 1, chunksAfter: settings.chunksAfter ?? 0)
+            return try Reformer(modelDimensions: settings.modelDimensions, heads: settings.heads, options: options,
+                                hashSeed: settings.hashSeed, standardDeviation: settings.standardDeviation,
+                                outputStandardDeviation: settings.outputStandardDeviation, generator: &generator)
         default:
             throw AttentionConfigurationError(field: "attention", reason: "unknown mechanism '\(settings.type)'; known: \(names.joined(separator: ", "))")
         }

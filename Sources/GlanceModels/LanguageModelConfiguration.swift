@@ -77,6 +77,18 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     public var logSparseWindow: Int? = nil
     /// LogSparse: restart (sub-sequence) length (nil: no restarts).
     public var logSparseSubsequence: Int? = nil
+    /// Reformer: LSH hash rounds (nil: 1).
+    public var lshHashes: Int? = nil
+    /// Reformer: chunk length of the sorted sequence (nil: 64).
+    public var lshChunkLength: Int? = nil
+    /// Reformer: neighbouring chunks each chunk attends to (nil: 1 before, 0 after).
+    public var lshChunksBefore: Int? = nil
+    public var lshChunksAfter: Int? = nil
+    /// Reformer: buckets, one even count or even factors (JSON: a number or a list; nil:
+    /// Hugging Face's choice for `context`).
+    public var buckets: [Int]? = nil
+    /// Reformer: seed of the random rotations (nil: drawn from the model's seed).
+    public var hashSeed: UInt64? = nil
 
     public static let fields: [String: (any StrictConfigurationSection.Type)?] = Dictionary(
         uniqueKeysWithValues: CodingKeys.allCases.map { ($0.rawValue, nil) })
@@ -87,6 +99,8 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         case performerFeatures = "performer_features", performerKernel = "performer_kernel", performerRedrawEvery = "performer_redraw_every"
         case linformerK = "linformer_k", linformerSharing = "linformer_sharing"
         case queryKeyKernel = "qk_kernel", logSparseWindow = "logsparse_window", logSparseSubsequence = "logsparse_subsequence"
+        case lshHashes = "lsh_num_hashes", lshChunkLength = "lsh_chunk_length", lshChunksBefore = "lsh_num_chunks_before"
+        case lshChunksAfter = "lsh_num_chunks_after", buckets = "num_buckets", hashSeed = "hash_seed"
     }
 
     public init() {}
@@ -118,6 +132,20 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         queryKeyKernel = try c.decodeIfPresent(Int.self, forKey: .queryKeyKernel)
         logSparseWindow = try c.decodeIfPresent(Int.self, forKey: .logSparseWindow)
         logSparseSubsequence = try c.decodeIfPresent(Int.self, forKey: .logSparseSubsequence)
+        lshHashes = try c.decodeIfPresent(Int.self, forKey: .lshHashes)
+        lshChunkLength = try c.decodeIfPresent(Int.self, forKey: .lshChunkLength)
+        lshChunksBefore = try c.decodeIfPresent(Int.self, forKey: .lshChunksBefore)
+        lshChunksAfter = try c.decodeIfPresent(Int.self, forKey: .lshChunksAfter)
+        if c.contains(.buckets) {
+            if let count = try? c.decode(Int.self, forKey: .buckets) {
+                buckets = [count]
+            } else if let factors = try? c.decode([Int].self, forKey: .buckets) {
+                buckets = factors
+            } else {
+                throw ConfigurationValueError(field: "model.num_buckets", reason: "must be an even number or a list of even numbers")
+            }
+        }
+        hashSeed = try c.decodeIfPresent(UInt64.self, forKey: .hashSeed)
     }
 
     /// Checks every field. `causal` (the default, for the char-LM) also rejects mechanisms
@@ -165,6 +193,19 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         }
         if let logSparseSubsequence, logSparseSubsequence < 1 {
             throw ConfigurationValueError(field: "model.logsparse_subsequence", reason: "must be at least 1, got \(logSparseSubsequence)")
+        }
+        if let lshHashes { try positive(lshHashes, "lsh_num_hashes") }
+        if let lshChunkLength { try positive(lshChunkLength, "lsh_chunk_length") }
+        for (value, field) in [(lshChunksBefore, "lsh_num_chunks_before"), (lshChunksAfter, "lsh_num_chunks_after")] {
+            if let value, value < 0 { throw ConfigurationValueError(field: "model.\(field)", reason: "must be at least 0, got \(value)") }
+        }
+        if let buckets {
+            if buckets.isEmpty || buckets.contains(where: { $0 < 2 || $0 % 2 != 0 }) {
+                throw ConfigurationValueError(field: "model.num_buckets", reason: "every bucket count must be even and at least 2, got \(buckets)")
+            }
+            if buckets.reduce(1, *) > context {
+                throw ConfigurationValueError(field: "model.num_buckets", reason: "\(buckets.reduce(1, *)) buckets for a context of \(context): most would stay empty")
+            }
         }
         if positions != "learned" && positions != "sinusoidal" {
             throw ConfigurationValueError(field: "model.positions", reason: "must be 'learned' or 'sinusoidal', got '\(positions)'")

@@ -50,6 +50,8 @@ extension TransformerBlock {
         settings.queryKeyKernel = c.queryKeyKernel
         settings.localWindow = c.logSparseWindow
         settings.subsequenceLength = c.logSparseSubsequence
+        (settings.hashes, settings.chunkLength, settings.buckets) = (c.lshHashes, c.lshChunkLength, c.buckets)
+        (settings.chunksBefore, settings.chunksAfter, settings.hashSeed) = (c.lshChunksBefore, c.lshChunksAfter, c.hashSeed)
         var blocks: [TransformerBlock] = []
         for _ in 0..<c.layers {
             let attention: any AttentionMechanism

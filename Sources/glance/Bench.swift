@@ -41,6 +41,10 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("qk-kernel"), help: "LogSparse: kernel size of the causal query/key convolutions (default 1).") var qkKernel: Int?
     @Option(name: .customLong("logsparse-window"), help: "LogSparse: local window, earlier positions seen densely (default 0).") var logSparseWindow: Int?
     @Option(name: .customLong("logsparse-subsequence"), help: "LogSparse: restart length (default: no restarts).") var logSparseSubsequence: Int?
+    @Option(help: "Reformer: LSH hash rounds (default 1).") var hashes: Int?
+    @Option(help: "Reformer: chunk length of the sorted sequence (default 64).") var chunk: Int?
+    @Option(help: "Reformer: buckets, an even count or even factors separated by commas (default: Hugging Face's choice for the length).")
+    var buckets: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -56,6 +60,13 @@ struct Bench: ParsableCommand {
         if let logSparseWindow, logSparseWindow < 0 { throw ValidationError("--logsparse-window must be at least 0, got \(logSparseWindow)") }
         if let logSparseSubsequence, logSparseSubsequence < 1 {
             throw ValidationError("--logsparse-subsequence must be at least 1, got \(logSparseSubsequence)")
+        }
+        if let hashes, hashes < 1 { throw ValidationError("--hashes must be at least 1, got \(hashes)") }
+        if let chunk, chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
+        if let buckets {
+            guard let factors = bucketFactors(buckets), (try? LSHBuckets(factors: factors)) != nil else {
+                throw ValidationError("--buckets must be even counts of at least 2 separated by commas, got '\(buckets)'")
+            }
         }
         guard AttentionRegistry.names.contains(mechanism) else {
             throw ValidationError("unknown --mechanism '\(mechanism)'; known: \(AttentionRegistry.names.joined(separator: ", "))")
@@ -86,7 +97,16 @@ struct Bench: ParsableCommand {
         settings.queryKeyKernel = qkKernel
         settings.localWindow = logSparseWindow
         settings.subsequenceLength = logSparseSubsequence
+        settings.hashes = hashes
+        settings.chunkLength = chunk
+        settings.buckets = buckets.flatMap(bucketFactors)
         return settings
+    }
+
+    /// "4" or "8,16" as integers (nil if not integers).
+    func bucketFactors(_ text: String) -> [Int]? {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return values.isEmpty || values.contains(nil) ? nil : values.map { $0! }
     }
 
     func lengths() throws -> [Int] {
@@ -135,7 +155,7 @@ struct Bench: ParsableCommand {
                                                    mask: AttentionMask(causal: causal)) { generator in
                 let layer = try AttentionRegistry.make(settings(length: n), generator: &generator)
                 guard let approximate = layer as? any ApproximateAttention else {
-                    throw ValidationError("--fidelity: '\(mechanism)' is exact attention, not an approximation")
+                    throw ValidationError("--fidelity: '\(mechanism)' has no fidelity measure (exact attention, or Reformer, whose shared query-keys have no separate-key counterpart)")
                 }
                 reported = approximate.approximationSettings
                 return approximate

@@ -13,6 +13,9 @@ import Testing
         (["--mechanism", "logsparse", "--qk-kernel", "0"], "--qk-kernel"),
         (["--mechanism", "logsparse", "--logsparse-window", "-1"], "--logsparse-window"),
         (["--mechanism", "logsparse", "--logsparse-subsequence", "0"], "--logsparse-subsequence"),
+        (["--mechanism", "reformer", "--hashes", "0"], "--hashes"),
+        (["--mechanism", "reformer", "--chunk", "0"], "--chunk"),
+        (["--mechanism", "reformer", "--buckets", "3"], "--buckets"),
     ])
     func badOptions(_ options: [String], _ named: String) throws {
         let workspace = try Workspace()
@@ -22,11 +25,13 @@ import Testing
         #expect(result.output.contains(named), "\(result)")
     }
 
-    @Test("linformer, performer and logsparse benches print the contract's keys", arguments: [
+    @Test("linformer, performer, logsparse and reformer benches print the contract's keys", arguments: [
         ["--mechanism", "linformer", "--k", "8"],
         ["--mechanism", "performer", "--features", "16", "--causal"],
         ["--mechanism", "performer", "--features", "16", "--kernel", "relu"],
         ["--mechanism", "logsparse", "--qk-kernel", "3", "--logsparse-window", "2", "--logsparse-subsequence", "16"],
+        ["--mechanism", "reformer", "--hashes", "2", "--chunk", "16", "--causal"],
+        ["--mechanism", "reformer", "--hashes", "2", "--chunk", "8", "--buckets", "2,4"],
     ])
     func benchRuns(_ options: [String]) throws {
         let workspace = try Workspace()

@@ -31,6 +31,22 @@ import Testing
         #expect(logits.scalars.allSatisfy { $0.isFinite })
     }
 
+    @Test("a Reformer language model builds from its config fields and runs lengths beyond its chunk")
+    func reformerModel() throws {
+        var c = Self.configuration(context: 24)
+        c.attention = "reformer"
+        (c.lshHashes, c.lshChunkLength, c.buckets, c.hashSeed) = (2, 4, [2, 2], 5)
+        try c.validate()
+        let model = try CharacterLanguageModel(configuration: c, seed: 1)
+        #expect(model.parameterValues().keys.contains("blocks.0.attention.attention.queryKey.weight"))
+        var random = TestRandom(seed: 2)
+        for length in [3, 13, 24] {
+            let logits = model(random.indices([2, length], below: 256))
+            #expect(logits.shape == [2, length, 256])
+            #expect(logits.scalars.allSatisfy { $0.isFinite })
+        }
+    }
+
     @Test("parameter keys and count follow the configuration")
     func parameters() throws {
         let c = Self.configuration(vocabulary: 20, context: 8, layers: 2, width: 8)

@@ -7,6 +7,7 @@ Follows the contract shared with `glance bench`:
         [--head-dim 64] [--causal] [--backward] [--threads 2] [--repeat 5] [--warmup 1]
         [--k K] [--sharing headwise|key-value]   (linformer: lucidrains LinformerSelfAttention)
         [--qk-kernel K] [--logsparse-window W] [--logsparse-subsequence L]   (logsparse, dense-masked)
+        [--hashes H] [--chunk C] [--buckets B]    (reformer: transformers LSHSelfAttention)
 
 Layer: x (B, N, H*D) -> separate Q/K/V nn.Linear(d, d, bias) -> (B, H, N, D)
 -> attention -> merge heads -> output nn.Linear(d, d, bias).
@@ -107,6 +108,39 @@ def build_logsparse(torch, args):
 
     return LogSparseSelfAttention(args.heads * args.head_dim, args.heads, qk_kernel=args.qk_kernel or 1,
                                   local_window=args.logsparse_window or 0, subsequence=args.logsparse_subsequence)
+def build_reformer(torch, args):
+    """transformers 5.24.0 LSHSelfAttention (the reference of Glance's parity tests) followed by
+    an output projection without bias (ReformerSelfOutput's dense): --hashes rounds (default 1),
+    --chunk length (default 64), --buckets an even count or even factors "a,b" (default: its own
+    choice for the length, with max_position_embeddings = the length, as Glance's registry);
+    no dropout; hash_seed fixed. --causal sets is_decoder."""
+    from torch import nn
+    from transformers import ReformerConfig
+    from transformers.models.reformer.modeling_reformer import LSHSelfAttention
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()  # its warning about setting num_buckets on the fly
+    buckets = None
+    if args.buckets:
+        factors = [int(b) for b in args.buckets.split(",")]
+        buckets = factors[0] if len(factors) == 1 else factors
+    d_model = args.heads * args.head_dim
+    config = ReformerConfig(hidden_size=d_model, num_attention_heads=args.heads, attention_head_size=args.head_dim,
+                            num_hashes=args.hashes or 1, lsh_attn_chunk_length=args.chunk or 64, num_buckets=buckets,
+                            lsh_num_chunks_before=1, lsh_num_chunks_after=0, is_decoder=args.causal,
+                            hash_seed=args.seed, lsh_attention_probs_dropout_prob=0.0,
+                            max_position_embeddings=args.current_length)
+
+    class ReformerAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = LSHSelfAttention(config)
+            self.output = nn.Linear(d_model, d_model, bias=False)
+
+        def forward(self, x):
+            return self.output(self.attention(x).hidden_states)
+
+    return ReformerAttention()
 
 
 # Peak RSS right after `import torch` (several hundred MiB with the CUDA wheel),
@@ -114,12 +148,13 @@ def build_logsparse(torch, args):
 IMPORT_RSS = [None]
 
 # Mechanism name -> builder(torch, args) returning an nn.Module mapping
-# (B, N, d_model) -> (B, N, d_model). Later: longformer, linformer, performer, reformer.
+# (B, N, d_model) -> (B, N, d_model).
 MECHANISMS = {
     "full": build_full,
     "linformer": build_linformer,
     "performer": build_performer,
     "logsparse": build_logsparse,
+    "reformer": build_reformer,
 }
 
 
@@ -143,6 +178,9 @@ def parse_args(argv=None):
     parser.add_argument("--qk-kernel", type=positive_int, default=None, help="logsparse: query/key convolution kernel size")
     parser.add_argument("--logsparse-window", type=int, default=None, help="logsparse: local window w >= 0")
     parser.add_argument("--logsparse-subsequence", type=positive_int, default=None, help="logsparse: restart length L")
+    parser.add_argument("--hashes", type=positive_int, default=None, help="reformer: LSH hash rounds (default 1)")
+    parser.add_argument("--chunk", type=positive_int, default=None, help="reformer: chunk length (default 64)")
+    parser.add_argument("--buckets", default=None, help="reformer: even bucket count or factors 'a,b' (default: HF's choice)")
     return parser.parse_args(argv)
 
 
