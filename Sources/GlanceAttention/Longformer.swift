@@ -27,7 +27,7 @@ import GlanceNN
 ///   global projections.
 /// - Key padding: padded keys are hidden everywhere; padded queries give zero attention
 ///   output (before the output projection), as in Hugging Face.
-public final class Longformer: Module, AttentionMechanism {
+public final class Longformer: Module, AttentionMechanism, ApproximateAttention {
     public let query: Linear
     public let key: Linear
     public let value: Linear
@@ -107,6 +107,18 @@ public final class Longformer: Module, AttentionMechanism {
         if let positions { attended = attended + globalRows(input, positions: positions, keyPadding: mask.keyPadding) }
         return output(attended)
     }
+
+    /// The sliding window alone on per-head q, k, v [batch, heads, n, d] (no global tokens):
+    /// what `glance bench --fidelity` compares with exact attention.
+    public func approximateAttention(queries: Tensor, keys: Tensor, values: Tensor, mask: AttentionMask) -> Tensor {
+        let heads = queries.shape[1]
+        return slidingWindowAttention(queries: queries.mergingHeads(), keys: keys.mergingHeads(), values: values.mergingHeads(),
+                                      heads: heads, window: oneSidedWindow, dilation: dilation.count == heads ? dilation : [dilation[0]],
+                                      causal: mask.causal, keyPadding: mask.keyPadding).splittingHeads(heads)
+    }
+
+    /// Reports the window alongside the approximation error.
+    public var approximationSettings: [String: Int] { ["window": attentionWindow] }
 
     /// Positions of the global tokens of each batch entry, padded ones dropped; nil when there are none.
     func globalPositions(_ global: [[Bool]], keyPadding: [[Bool]]?, batch: Int, length: Int) -> [[Int]]? {

@@ -35,9 +35,12 @@ public final class CharacterLanguageModel: Module {
         }
         embeddingDropout = Dropout(probability: c.dropout, source: _randomSource)
         var blocks: [TransformerBlock] = []
-        for _ in 0..<c.layers {
+        for layer in 0..<c.layers {
             var settings = AttentionSettings(type: c.attention, modelDimensions: c.modelDimensions, heads: c.heads, maximumLength: c.context,
                                              standardDeviation: std, outputStandardDeviation: residualStd)
+            settings.causal = true
+            settings.attentionWindow = c.attentionWindow(layer: layer)
+            settings.attentionDilation = c.attentionDilation(layer: layer)
             settings.features = c.performerFeatures
             settings.kernel = c.performerKernel
             settings.redrawInterval = c.performerRedrawEvery
