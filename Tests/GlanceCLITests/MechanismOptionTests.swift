@@ -10,6 +10,13 @@ import Testing
         (["--mechanism", "linformer", "--k", "128"], "--k 128"),
         (["--mechanism", "performer", "--features", "0"], "--features"),
         (["--mechanism", "performer", "--kernel", "tanh"], "--kernel"),
+        (["--mechanism", "longformer", "--window", "7"], "--window"),
+        (["--mechanism", "longformer", "--window", "-2"], "--window"),
+        (["--mechanism", "longformer", "--global", "65"], "--global"),
+        (["--mechanism", "longformer", "--global", "2", "--causal"], "--global"),
+        (["--mechanism", "full", "--global", "2"], "--global"),
+        (["--mechanism", "longformer", "--dilation", "0"], "--dilation"),
+        (["--mechanism", "longformer", "--dilation", "1,2,3"], "--dilation"),
     ])
     func badOptions(_ options: [String], _ named: String) throws {
         let workspace = try Workspace()
@@ -23,6 +30,8 @@ import Testing
         ["--mechanism", "linformer", "--k", "8"],
         ["--mechanism", "performer", "--features", "16", "--causal"],
         ["--mechanism", "performer", "--features", "16", "--kernel", "relu"],
+        ["--mechanism", "longformer", "--window", "16", "--global", "2"],
+        ["--mechanism", "longformer", "--window", "8", "--causal", "--dilation", "1,1,1,1,2,2,2,2"],
     ])
     func benchRuns(_ options: [String]) throws {
         let workspace = try Workspace()
@@ -34,6 +43,24 @@ import Testing
             #expect(object[key] != nil, "missing \(key) in \(result.standardOutput)")
         }
         #expect(object["mechanism"] as? String == options[1])
+        if options[1] == "longformer" {
+            #expect(object["window"] as? Int == Int(options[3]) && object["global"] != nil, "\(result.standardOutput)")
+        }
+    }
+
+    @Test("--fidelity of longformer falls as the window grows, to zero when it covers the sequence")
+    func longformerFidelity() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        var errors: [Double] = []
+        for window in ["8", "32", "128"] {
+            let result = try glance(["bench", "--mechanism", "longformer", "--length", "64", "--window", window, "--fidelity", "--json"],
+                                    in: workspace.folder)
+            try #require(result.status == 0, "\(result)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+            errors.append(try #require(object["fidelity_relative_error"] as? Double))
+        }
+        #expect(errors[0] > errors[1] && errors[2] < 1e-5, "\(errors)")
     }
 
     @Test("--fidelity reports a finite error that falls as k grows")
