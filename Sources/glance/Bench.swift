@@ -62,6 +62,9 @@ struct Bench: ParsableCommand {
         if let sharing, !LinformerSharing.names.contains(sharing) {
             throw ValidationError("unknown --sharing '\(sharing)'; known: \(LinformerSharing.names.joined(separator: ", "))")
         }
+        if mechanism != "longformer", let flag = [(window != nil, "--window"), (dilation != nil, "--dilation")].first(where: \.0)?.1 {
+            throw ValidationError("\(flag): only the longformer mechanism has a window and dilation")
+        }
         if let window, window < 1 || window % 2 != 0 {
             throw ValidationError("--window must be a positive even number (2w: w tokens on each side), got \(window)")
         }

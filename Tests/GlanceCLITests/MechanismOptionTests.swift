@@ -17,6 +17,7 @@ import Testing
         (["--mechanism", "longformer", "--global", "65"], "--global"),
         (["--mechanism", "longformer", "--global", "2", "--causal"], "--global"),
         (["--mechanism", "full", "--global", "2"], "--global"),
+        (["--mechanism", "performer", "--window", "8"], "--window"),
         (["--mechanism", "longformer", "--dilation", "0"], "--dilation"),
         (["--mechanism", "longformer", "--dilation", "1,2,3"], "--dilation"),
     ])
