@@ -4,6 +4,7 @@
     benchmarks/compare.py attention --lengths 1024,2048,4096 [--causal] [--backward] [--threads 2] [--repeat 5]
     benchmarks/compare.py gemm [--size 1024]
     benchmarks/compare.py charlm --config FILE [--steps N]
+    benchmarks/compare.py fidelity --mechanism performer --features 64,256,1024,4096 [--length 1024] [--seeds 30]
 
 Every measurement runs in its own process. For attention the order of the two
 implementations alternates from one length to the next, so neither always runs
@@ -111,6 +112,8 @@ def cmd_attention(args):
         common.append("--backward")
     # Mechanism options, passed to both sides under the same names.
     options = (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel),
+               ("--qk-kernel", args.qk_kernel), ("--logsparse-window", args.logsparse_window),
+               ("--logsparse-subsequence", args.logsparse_subsequence),
                ("--window", args.window), ("--global", args.global_tokens), ("--dilation", args.dilation))
     for flag, value in options:
         if value is not None:
@@ -266,6 +269,49 @@ def cmd_charlm(args):
     return 1 if failed else 0
 
 
+def cmd_fidelity(args):
+    """Approximation error against exact attention, Glance and the reference, per m (or k)."""
+    if not args.no_glance:
+        check_glance(args.glance)
+    check_python(args.python)
+    option, values = ("--features", args.features) if args.mechanism == "performer" else ("--k", args.k)
+    if not values:
+        sys.exit(f"error: give {option} (comma-separated) for {args.mechanism}")
+    common = ["--mechanism", args.mechanism, "--length", str(args.length), "--heads", str(args.heads),
+              "--head-dim", str(args.head_dim), "--seeds", str(args.seeds), "--threads", str(args.threads)]
+    if args.causal:
+        common.append("--causal")
+    if args.kernel:
+        common += ["--kernel", args.kernel]
+    rows, records, failed = [], [], False
+    for value in values:
+        runs = {"glance": [args.glance, "bench", "--fidelity", "--json"] + common + [option, str(value)],
+                "pytorch": [args.python, os.path.join(PYTORCH_DIR, "fidelity.py")] + common + [option, str(value)]}
+        results = {}
+        for name, command in runs.items():
+            if name == "glance" and args.no_glance:
+                continue
+            try:
+                results[name] = run_json(command, f"{name} {option[2:]}={value}")[-1]
+            except RunError as error:
+                print(f"error: {error}", file=sys.stderr)
+                results[name], failed = {"error": str(error)}, True
+        g, p = results.get("glance", {}), results.get("pytorch", {})
+        records.append({option[2:]: value, "glance": g or None, "pytorch": p})
+
+        def error(r):
+            mean, se = r.get("fidelity_relative_error"), r.get("standard_error")
+            return "–" if mean is None else f"{mean:.4f}" + ("" if se is None else f" ± {se:.4f}")
+
+        rows.append([value, error(g), error(p), ratio(g.get("fidelity_relative_error"), p.get("fidelity_relative_error"))])
+    print(f"Fidelity of `{args.mechanism}`: n {args.length}, {args.heads} head(s) x {args.head_dim}, "
+          f"{'causal' if args.causal else 'bidirectional'}, q, k ~ N(0, 0.25), v ~ N(0, 1), mean ± standard error "
+          f"over {args.seeds} seeds of ||approx - exact|| / ||exact||\n")
+    print(table([option[2:], "glance error", "reference error", "glance / reference"], rows))
+    write_json(args.json_out, {"benchmark": "fidelity", "settings": vars_for_json(args), "rows": records})
+    return 1 if failed else 0
+
+
 def vars_for_json(args):
     return {k: v for k, v in vars(args).items() if k != "func"}
 
@@ -304,6 +350,9 @@ def main(argv=None):
     a.add_argument("--sharing", help="Linformer: projection sharing")
     a.add_argument("--features", type=int, help="Performer: random features")
     a.add_argument("--kernel", help="Performer: softmax or relu")
+    a.add_argument("--qk-kernel", type=int, help="LogSparse: query/key convolution kernel size")
+    a.add_argument("--logsparse-window", type=int, help="LogSparse: local window")
+    a.add_argument("--logsparse-subsequence", type=int, help="LogSparse: restart length")
     a.add_argument("--window", type=int, help="Longformer: attention_window 2w")
     a.add_argument("--global", dest="global_tokens", type=int, help="Longformer: global tokens (the first G positions)")
     a.add_argument("--dilation", help="Longformer: dilation (Glance only; transformers has none)")
@@ -325,6 +374,18 @@ def main(argv=None):
     c.add_argument("--pytorch-cmd", default="{python} {twin} --config {config} --steps {steps} --threads {threads}",
                    help="template; same fields")
     c.set_defaults(func=cmd_charlm)
+
+    f = sub.add_parser("fidelity", parents=[shared], help="approximation error against exact attention")
+    f.add_argument("--mechanism", default="performer", choices=["performer", "linformer"])
+    f.add_argument("--features", type=lengths, help="Performer: feature counts m, comma-separated")
+    f.add_argument("--k", type=lengths, help="Linformer: projected lengths k, comma-separated")
+    f.add_argument("--kernel", help="Performer: softmax or relu")
+    f.add_argument("--length", type=int, default=1024)
+    f.add_argument("--heads", type=int, default=1)
+    f.add_argument("--head-dim", type=int, default=64)
+    f.add_argument("--causal", action="store_true")
+    f.add_argument("--seeds", type=int, default=30)
+    f.set_defaults(func=cmd_fidelity)
 
     args = parser.parse_args(argv)
     return args.func(args)

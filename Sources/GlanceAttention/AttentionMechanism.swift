@@ -30,6 +30,12 @@ public protocol AttentionMechanism: Module {
     var heads: Int { get }
     /// Maps `input` [batch, length, modelDimensions] to the same shape.
     func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor
+    /// Whether the mechanism looks back only, whatever the mask says (LogSparse). Default: false.
+    var isAlwaysCausal: Bool { get }
+}
+
+extension AttentionMechanism {
+    public var isAlwaysCausal: Bool { false }
 }
 
 /// Errors for attention configurations that cannot work.
@@ -51,15 +57,20 @@ public struct AttentionConfigurationError: Error, CustomStringConvertible, Equat
 /// `standardDeviation`) lets deep models scale down the residual projection's init.
 func multiHeadProjections(modelDimensions: Int, heads: Int, standardDeviation: Float?, outputStandardDeviation: Float?,
                           generator: inout RandomGenerator) throws -> (query: Linear, key: Linear, value: Linear, output: Linear) {
-    guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
-    guard modelDimensions >= 1, modelDimensions % heads == 0 else {
-        throw AttentionConfigurationError(field: "d_model", reason: "\(modelDimensions) is not a positive multiple of \(heads) heads")
-    }
+    try checkHeadSplit(modelDimensions: modelDimensions, heads: heads)
     let query = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
     let key = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
     let value = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
     let output = Linear(modelDimensions, modelDimensions, standardDeviation: outputStandardDeviation ?? standardDeviation, generator: &generator)
     return (query, key, value, output)
+}
+
+/// Throws unless `heads` ≥ 1 divides `modelDimensions` ≥ 1 (errors name `heads` or `d_model`).
+func checkHeadSplit(modelDimensions: Int, heads: Int) throws {
+    guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
+    guard modelDimensions >= 1, modelDimensions % heads == 0 else {
+        throw AttentionConfigurationError(field: "d_model", reason: "\(modelDimensions) is not a positive multiple of \(heads) heads")
+    }
 }
 
 extension Tensor {

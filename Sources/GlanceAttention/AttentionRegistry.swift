@@ -29,6 +29,12 @@ public struct AttentionSettings: Sendable, Equatable {
     public var orthogonal: Bool? = nil
     /// Performer: redraw the features every this many training steps (nil: never).
     public var redrawInterval: Int? = nil
+    /// LogSparse: kernel size K of the causal query and key convolutions (nil: 1, plain projections).
+    public var queryKeyKernel: Int? = nil
+    /// LogSparse: earlier positions each query sees densely before the exponential steps (nil: 0).
+    public var localWindow: Int? = nil
+    /// LogSparse: restart (sub-sequence) length L (nil: no restarts).
+    public var subsequenceLength: Int? = nil
     /// Longformer: Hugging Face's `attention_window`, the full window 2w, even (nil: 512).
     public var attentionWindow: Int? = nil
     /// Longformer: dilation, one value for all heads or one per head (nil: 1).
@@ -48,7 +54,7 @@ public struct AttentionSettings: Sendable, Equatable {
 /// Builds attention mechanisms by name, for configs and `glance bench`.
 public enum AttentionRegistry {
     /// Names that ``make(_:generator:)`` accepts.
-    public static let names = ["full", "linformer", "performer", "longformer"]
+    public static let names = ["full", "linformer", "performer", "logsparse", "longformer"]
 
     public static func make(_ settings: AttentionSettings, generator: inout RandomGenerator) throws -> any AttentionMechanism {
         switch settings.type {
@@ -77,6 +83,13 @@ public enum AttentionRegistry {
                                  orthogonal: settings.orthogonal ?? true, redrawInterval: settings.redrawInterval,
                                  standardDeviation: settings.standardDeviation,
                                  outputStandardDeviation: settings.outputStandardDeviation, generator: &generator)
+        case "logsparse":
+            return try LogSparseAttention(modelDimensions: settings.modelDimensions, heads: settings.heads,
+                                          queryKeyKernel: settings.queryKeyKernel ?? 1,
+                                          pattern: LogSparsePattern(localWindow: settings.localWindow ?? 0,
+                                                                    subsequenceLength: settings.subsequenceLength),
+                                          standardDeviation: settings.standardDeviation,
+                                          outputStandardDeviation: settings.outputStandardDeviation, generator: &generator)
         case "longformer":
             // A causal layer has no global tokens, so it gets no global projections.
             return try Longformer(modelDimensions: settings.modelDimensions, heads: settings.heads,

@@ -73,9 +73,8 @@ public func performerProjection(features m: Int, dimensions d: Int, orthogonal: 
 public enum FeatureRole: Sendable { case query, key }
 
 /// Random features φ(x) [B, H, n, m] of x [B, H, n, d] with projection W [m, d] (a constant),
-/// with a hand-written backward (to x only).
-///
-/// softmax: φ(x) = m^−½ (exp(W·x̂ − |x̂|²/2 − s) + ε), x̂ = x·d^−¼, ε = 1e-4, s per ``FeatureStabilizer``.
+/// with a hand-written backward (to x only). The map is ``FeatureMap``'s:
+/// softmax: φ(x) = m^−½ (exp(W·x̂ − |x̂|²/2 − s) + ε), x̂ = x·d^−¼, ε = 1e-4, s per ``FeatureStabilizer``;
 /// relu: φ(x) = relu(W·x̂) + 0.001.
 /// `keyPadding[b][j] == false` (keys only) makes row j of batch entry b exactly zero, so that a
 /// padded key adds nothing to any numerator or denominator, and keeps it out of the stabilizer.
@@ -90,93 +89,43 @@ public func performerFeatures(_ x: Tensor, projection: Tensor, kernel: Performer
         precondition(role == .key, "only keys take a padding mask")
         precondition(keyPadding.count == batch && keyPadding.allSatisfy { $0.count == n }, "key padding mask must be \(batch) × \(n)")
     }
-    let c = Float(1) / Float(d).squareRoot().squareRoot()
-    let ratio = Float(1) / Float(m).squareRoot()
-    let epsilon: Float = kernel == .softmax ? 1e-4 : 1e-3
     let slices = batch * heads
     let rowBlock = 128
     let blocks = (n + rowBlock - 1) / rowBlock
-    // Constant key shift of the projection-bound stabilizer.
-    var boundShift: Float = 0
-    if kernel == .softmax && role == .key && stabilizer == .projectionBound {
-        projection.withUnsafeBufferPointer { w in
-            for l in 0..<m { boundShift = Swift.max(boundShift, vectorDot(w.baseAddress! + l * d, w.baseAddress! + l * d, d) / 2 - 60) }
-        }
+    /// Whether row `start + r` of `slice` is a padded key.
+    func padding(_ slice: Int, _ start: Int) -> (Int) -> Bool {
+        guard let mask = keyPadding?[slice / heads] else { return { _ in false } }
+        return { !mask[start + $0] }
     }
-    // ε as added to the shifted exponentials.
-    let shiftedEpsilon = role == .key && stabilizer == .projectionBound ? epsilon * Foundation.exp(-boundShift) : epsilon
-    var rowMax = [Float](repeating: -.infinity, count: slices * n)
     let output = Tensor(shape: [batch, heads, n, m]) { out in
         x.withUnsafeBufferPointer { xb in
             projection.withUnsafeBufferPointer { wb in
-                rowMax.withUnsafeMutableBufferPointer { rm in
-                    let (px, pw, po, pm) = (SendablePointer(xb.baseAddress!), SendablePointer(wb.baseAddress!),
-                                            SendablePointer(out.baseAddress!), SendablePointer(rm.baseAddress!))
-                    // Phase 1: projections and row maxima.
-                    parallelFor(slices * blocks) { tasks in
-                        for task in tasks {
-                            let slice = task / blocks, start = (task % blocks) * rowBlock
-                            let rows = Swift.min(rowBlock, n - start)
-                            let base = slice * n + start
-                            BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: m, k: d, alpha: c,
-                                       a: px.base + base * d, lda: d, b: pw.base, ldb: d, c: po.base + base * m, ldc: m)
-                            if kernel == .softmax {
-                                for r in 0..<rows { pm.base[base + r] = vectorMax(po.base + (base + r) * m, m) }
-                            }
-                        }
+                let map = FeatureMap(projection: wb.baseAddress!, features: m, dimensions: d, kernel: kernel, role: role,
+                                     stabilizer: stabilizer)
+                let (px, po) = (SendablePointer(xb.baseAddress!), SendablePointer(out.baseAddress!))
+                parallelFor(slices * blocks) { tasks in
+                    for task in tasks {
+                        let slice = task / blocks, start = (task % blocks) * rowBlock
+                        let base = slice * n + start
+                        map.project(px.base + base * d, rows: Swift.min(rowBlock, n - start), into: po.base + base * m)
                     }
-                    // Shift per slice for the reference key stabilizer.
-                    var sliceShift = [Float](repeating: 0, count: slices)
-                    if kernel == .softmax && role == .key && stabilizer == .reference {
-                        for slice in 0..<slices {
-                            let mask = keyPadding?[slice / heads]
-                            var best = -Float.infinity
-                            for j in 0..<n where mask?[j] ?? true { best = Swift.max(best, pm.base[slice * n + j]) }
-                            sliceShift[slice] = best.isFinite ? best : 0
-                        }
+                }
+                // performer-pytorch's key stabilizer: the maximum over every unpadded key and feature of the slice.
+                var shifts = [Float](repeating: map.boundShift, count: slices)
+                if kernel == .softmax && role == .key && stabilizer == .reference {
+                    for slice in 0..<slices {
+                        let isPadded = padding(slice, 0)
+                        var best = -Float.infinity
+                        for j in 0..<n where !isPadded(j) { best = Swift.max(best, vectorMax(po.base + (slice * n + j) * m, m)) }
+                        shifts[slice] = best.isFinite ? best : 0
                     }
-                    // Phase 2: the feature map, in place.
-                    sliceShift.withUnsafeBufferPointer { shifts in
-                        let ps = SendablePointer(shifts.baseAddress!)
-                        parallelFor(slices * blocks) { tasks in
-                            for task in tasks {
-                                let slice = task / blocks, start = (task % blocks) * rowBlock
-                                let rows = Swift.min(rowBlock, n - start)
-                                let mask = keyPadding?[slice / heads]
-                                for r in 0..<rows {
-                                    let index = slice * n + start + r
-                                    let row = po.base + index * m
-                                    if let mask, !mask[start + r] { row.update(repeating: 0, count: m); continue }
-                                    switch kernel {
-                                    case .relu:
-                                        var l = 0
-                                        let e = FloatVector(repeating: epsilon)
-                                        while l + 16 <= m {
-                                            let v = loadVector(row + l)
-                                            storeVector(v.replacing(with: 0, where: v .< 0) + e, row + l)
-                                            l += 16
-                                        }
-                                        while l < m { row[l] = Swift.max(row[l], 0) + epsilon; l += 1 }
-                                    case .softmax:
-                                        let xr = px.base + index * d
-                                        let half = c * c * vectorDot(xr, xr, d) / 2
-                                        let shift: Float
-                                        switch role {
-                                        case .query: shift = pm.base[index]
-                                        case .key: shift = stabilizer == .reference ? ps.base[slice] : boundShift
-                                        }
-                                        let offset = FloatVector(repeating: half + shift)
-                                        let e = FloatVector(repeating: shiftedEpsilon), scale = FloatVector(repeating: ratio)
-                                        var l = 0
-                                        while l + 16 <= m {
-                                            storeVector(scale * (fastExp(loadVector(row + l) - offset) + e), row + l)
-                                            l += 16
-                                        }
-                                        while l < m { row[l] = ratio * (fastExp(row[l] - half - shift) + shiftedEpsilon); l += 1 }
-                                    }
-                                }
-                            }
-                        }
+                }
+                parallelFor(slices * blocks) { tasks in
+                    for task in tasks {
+                        let slice = task / blocks, start = (task % blocks) * rowBlock
+                        let base = slice * n + start
+                        map.activate(px.base + base * d, rows: Swift.min(rowBlock, n - start), po.base + base * m,
+                                     keyShift: shifts[slice], padded: padding(slice, start))
                     }
                 }
             }
@@ -189,44 +138,21 @@ public func performerFeatures(_ x: Tensor, projection: Tensor, kernel: Performer
                 w.withUnsafeBufferPointer { wb in
                     phi.withUnsafeBufferPointer { fb in
                         g.withUnsafeBufferPointer { gb in
-                            let (px, pw, pf, pg, pd) = (SendablePointer(xb.baseAddress!), SendablePointer(wb.baseAddress!),
-                                                        SendablePointer(fb.baseAddress!), SendablePointer(gb.baseAddress!),
-                                                        SendablePointer(dxb.baseAddress!))
+                            let map = FeatureMap(projection: wb.baseAddress!, features: m, dimensions: d, kernel: kernel, role: role,
+                                                 stabilizer: stabilizer)
+                            let (px, pf, pg, pd) = (SendablePointer(xb.baseAddress!), SendablePointer(fb.baseAddress!),
+                                                    SendablePointer(gb.baseAddress!), SendablePointer(dxb.baseAddress!))
                             parallelFor(slices * blocks) { tasks in
-                                let dp = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * m)
-                                defer { dp.deallocate() }
+                                let gradient = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rowBlock * m)
+                                defer { gradient.deallocate() }
                                 for task in tasks {
                                     let slice = task / blocks, start = (task % blocks) * rowBlock
                                     let rows = Swift.min(rowBlock, n - start)
                                     let base = slice * n + start
-                                    let mask = keyPadding?[slice / heads]
-                                    if kernel == .relu {
-                                        // Recompute the projection for the sign of each entry.
-                                        BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: m, k: d, alpha: c,
-                                                   a: px.base + base * d, lda: d, b: pw.base, ldb: d, c: dp, ldc: m)
-                                    }
-                                    var rowSums = [Float](repeating: 0, count: rows)
-                                    for r in 0..<rows {
-                                        let dr = dp + r * m, gr = pg.base + (base + r) * m, fr = pf.base + (base + r) * m
-                                        if let mask, !mask[start + r] { dr.update(repeating: 0, count: m); continue }
-                                        switch kernel {
-                                        case .relu:
-                                            for l in 0..<m { dr[l] = dr[l] > 0 ? gr[l] : 0 }
-                                        case .softmax:
-                                            // dφ/d(exponent) = φ − m^−½ ε.
-                                            let shift = ratio * shiftedEpsilon
-                                            var total: Float = 0
-                                            for l in 0..<m { let v = gr[l] * (fr[l] - shift); dr[l] = v; total += v }
-                                            rowSums[r] = total
-                                        }
-                                    }
-                                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: d, k: m, alpha: c,
-                                               a: dp, lda: m, b: pw.base, ldb: d, c: pd.base + base * d, ldc: d)
-                                    if kernel == .softmax {
-                                        for r in 0..<rows where rowSums[r] != 0 {
-                                            vectorAxpy(-c * c * rowSums[r], px.base + (base + r) * d, pd.base + (base + r) * d, d)
-                                        }
-                                    }
+                                    gradient.update(from: pg.base + base * m, count: rows * m)
+                                    map.backward(px.base + base * d, features: pf.base + base * m, gradient: gradient, rows: rows,
+                                                 padded: padding(slice, start), scratch: gradient + rowBlock * m,
+                                                 dx: pd.base + base * d)
                                 }
                             }
                         }

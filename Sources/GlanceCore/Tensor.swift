@@ -9,16 +9,27 @@ public final class TensorStorage: @unchecked Sendable {
     /// Start of the buffer. Valid for `count` elements while the storage lives.
     public let pointer: UnsafeMutablePointer<Float>
 
+    /// Bytes of a mapping made by ``LargeBuffer`` (0: the buffer came from malloc).
+    private let mappedBytes: Int
+
     /// Allocates uninitialized storage for `count` elements.
     public init(count: Int) {
         precondition(count >= 0, "storage count must be non-negative, got \(count)")
         _ = Threading.count  // configures the allocator and BLAS once, before the first buffer
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if let mapped = LargeBuffer.map(bytes: bytes) {
+            mappedBytes = mapped.bytes
+            pointer = mapped.pointer.bindMemory(to: Float.self, capacity: max(count, 1))
+        } else {
+            mappedBytes = 0
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64).bindMemory(to: Float.self, capacity: max(count, 1))
+        }
     }
 
-    deinit { pointer.deallocate() }
+    deinit {
+        if mappedBytes > 0 { LargeBuffer.unmap(pointer, bytes: mappedBytes) } else { pointer.deallocate() }
+    }
 }
 
 /// An N-dimensional, row-major, contiguous Float32 tensor.

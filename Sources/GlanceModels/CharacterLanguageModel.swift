@@ -24,7 +24,7 @@ public final class CharacterLanguageModel: Module {
         configuration = c
         var generator = RandomGenerator(seed: seed)
         _randomSource = RandomSource(seed: seed &+ 1)
-        let std: Float = 0.02, residualStd = 0.02 / Float(2 * c.layers).squareRoot()
+        let std = TransformerBlock.initialStandardDeviation
         tokenEmbedding = Embedding(count: c.vocabularySize, dimensions: c.modelDimensions, standardDeviation: std, generator: &generator)
         if c.positions == "learned" {
             learnedPositions = LearnedPositions(maximumLength: c.context, dimensions: c.modelDimensions, standardDeviation: std, generator: &generator)
@@ -34,23 +34,7 @@ public final class CharacterLanguageModel: Module {
             _sinusoids = sinusoidalPositions(count: c.context, dimensions: c.modelDimensions)
         }
         embeddingDropout = Dropout(probability: c.dropout, source: _randomSource)
-        var blocks: [TransformerBlock] = []
-        for layer in 0..<c.layers {
-            var settings = AttentionSettings(type: c.attention, modelDimensions: c.modelDimensions, heads: c.heads, maximumLength: c.context,
-                                             standardDeviation: std, outputStandardDeviation: residualStd)
-            settings.causal = true
-            settings.attentionWindow = c.attentionWindow(layer: layer)
-            settings.attentionDilation = c.attentionDilation(layer: layer)
-            settings.features = c.performerFeatures
-            settings.kernel = c.performerKernel
-            settings.redrawInterval = c.performerRedrawEvery
-            let attention = try AttentionRegistry.make(settings, generator: &generator)
-            let feedForward = FeedForward(dimensions: c.modelDimensions, hiddenDimensions: c.feedForwardMultiplier * c.modelDimensions,
-                                          activation: c.activation, standardDeviation: std, outputStandardDeviation: residualStd,
-                                          generator: &generator)
-            blocks.append(TransformerBlock(attention: attention, feedForward: feedForward, dropout: c.dropout, source: _randomSource))
-        }
-        self.blocks = blocks
+        blocks = try TransformerBlock.stack(c, causal: true, source: _randomSource, generator: &generator)
         finalNorm = LayerNorm(dimensions: c.modelDimensions)
         head = Linear(c.modelDimensions, c.vocabularySize, standardDeviation: std, generator: &generator)
         super.init()

@@ -41,7 +41,8 @@ public struct TrainingConfiguration: StrictConfigurationSection, Equatable, Send
     }
 }
 
-/// The character-level language model: a pre-LN decoder-only Transformer over bytes.
+/// The character-level language model: a pre-LN decoder-only Transformer over bytes. Also the
+/// shape of ``TextClassifier``'s encoder (`context` = bytes per document).
 public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable, Sendable {
     /// Vocabulary size (256 for bytes).
     public var vocabularySize = 256
@@ -65,11 +66,17 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     public var performerKernel: String? = nil
     /// Performer: redraw the random features every this many training steps (nil: never).
     public var performerRedrawEvery: Int? = nil
-    /// Linformer: projected length k (nil: min(256, context)). Validated, but the char-LM is
-    /// causal and Linformer is not, so `"attention": "linformer"` is rejected here.
+    /// Linformer: projected length k (nil: min(256, context)). The char-LM is causal and
+    /// Linformer is not, so it rejects `"attention": "linformer"`; ``TextClassifier`` accepts it.
     public var linformerK: Int? = nil
     /// Linformer: projection sharing, none, headwise, key-value or layerwise (nil: headwise).
     public var linformerSharing: String? = nil
+    /// LogSparse: kernel size of the causal query/key convolutions (nil: 1).
+    public var queryKeyKernel: Int? = nil
+    /// LogSparse: local window, earlier positions seen densely (nil: 0).
+    public var logSparseWindow: Int? = nil
+    /// LogSparse: restart (sub-sequence) length (nil: no restarts).
+    public var logSparseSubsequence: Int? = nil
     /// Longformer: Hugging Face's `attention_window` (2w, even), for all layers or per layer (nil: 512).
     public var attentionWindow: PerLayerValue? = nil
     /// Longformer: dilation, for all heads, per head, or per layer and head (nil: 1).
@@ -83,6 +90,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         case feedForwardMultiplier = "ffn_multiplier", activation, dropout, attention, positions
         case performerFeatures = "performer_features", performerKernel = "performer_kernel", performerRedrawEvery = "performer_redraw_every"
         case linformerK = "linformer_k", linformerSharing = "linformer_sharing"
+        case queryKeyKernel = "qk_kernel", logSparseWindow = "logsparse_window", logSparseSubsequence = "logsparse_subsequence"
         case attentionWindow = "attention_window", attentionDilation = "attention_dilation"
     }
 
@@ -114,6 +122,9 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         linformerSharing = try c.decodeIfPresent(String.self, forKey: .linformerSharing)
         attentionWindow = try c.decodeIfPresent(PerLayerValue.self, forKey: .attentionWindow)
         attentionDilation = try c.decodeIfPresent(DilationSetting.self, forKey: .attentionDilation)
+        queryKeyKernel = try c.decodeIfPresent(Int.self, forKey: .queryKeyKernel)
+        logSparseWindow = try c.decodeIfPresent(Int.self, forKey: .logSparseWindow)
+        logSparseSubsequence = try c.decodeIfPresent(Int.self, forKey: .logSparseSubsequence)
     }
 
     /// Longformer's `attention_window` for layer `layer` (nil: the mechanism's default).
@@ -122,7 +133,9 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     /// Longformer's dilation of each head of layer `layer` (nil: 1 everywhere).
     public func attentionDilation(layer: Int) -> [Int]? { attentionDilation?.heads(layer: layer) }
 
-    public func validate() throws {
+    /// Checks every field. `causal` (the default, for the char-LM) also rejects mechanisms
+    /// that cannot be causal; an encoder such as ``TextClassifier`` passes false.
+    public func validate(causal: Bool = true) throws {
         func positive(_ value: Int, _ field: String) throws {
             if value < 1 { throw ConfigurationValueError(field: "model.\(field)", reason: "must be at least 1, got \(value)") }
         }
@@ -138,7 +151,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         if !AttentionRegistry.names.contains(attention) {
             throw ConfigurationValueError(field: "model.attention", reason: "must be one of \(AttentionRegistry.names.joined(separator: ", ")), got '\(attention)'")
         }
-        if attention == "linformer" {
+        if causal && attention == "linformer" {
             throw ConfigurationValueError(field: "model.attention",
                                           reason: "Linformer is not causal (each projected key mixes all positions, future ones included), and the character language model is a causal decoder; use another mechanism")
         }
@@ -154,7 +167,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
             }
             if let bad = attentionWindow.values.first(where: { $0 < 2 || $0 % 2 != 0 }) {
                 throw ConfigurationValueError(field: "model.attention_window",
-                                              reason: "must be a positive even number (2w: w tokens on each side, w back in this causal model), got \(bad)")
+                                              reason: "must be a positive even number (2w: w tokens on each side, or w back when causal), got \(bad)")
             }
         }
         if let attentionDilation {
@@ -179,6 +192,15 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         }
         if let performerRedrawEvery, performerRedrawEvery < 1 {
             throw ConfigurationValueError(field: "model.performer_redraw_every", reason: "must be at least 1 step, got \(performerRedrawEvery)")
+        }
+        if let queryKeyKernel, queryKeyKernel < 1 {
+            throw ConfigurationValueError(field: "model.qk_kernel", reason: "must be at least 1, got \(queryKeyKernel)")
+        }
+        if let logSparseWindow, logSparseWindow < 0 {
+            throw ConfigurationValueError(field: "model.logsparse_window", reason: "must be at least 0, got \(logSparseWindow)")
+        }
+        if let logSparseSubsequence, logSparseSubsequence < 1 {
+            throw ConfigurationValueError(field: "model.logsparse_subsequence", reason: "must be at least 1, got \(logSparseSubsequence)")
         }
         if positions != "learned" && positions != "sinusoidal" {
             throw ConfigurationValueError(field: "model.positions", reason: "must be 'learned' or 'sinusoidal', got '\(positions)'")

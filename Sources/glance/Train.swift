@@ -55,7 +55,7 @@ struct TrainingReporter {
         switch event {
         case let .progress(step, loss, rate, lr, left):
             emit(json ? #"{"step": \#(step), "loss": \#(loss), "bpc": \#(loss / ln2), "tokens_per_s": \#(Int(rate)), "lr": \#(lr)}"#
-                 : String(format: "step %6d/%d  loss %.4f  bpc %.4f  %8.0f tok/s  lr %.2e  ETA %@", step, total, loss, loss / ln2, rate, lr, duration(left)))
+                 : String(format: "step %6d/%d  loss %.4f  bpc %.4f  %8.0f tok/s  lr %.2e  ETA %@", step, total, loss, loss / ln2, rate, lr, Self.duration(left)))
         case let .validation(step, loss):
             emit(json ? #"{"step": \#(step), "val_loss": \#(loss), "val_bpc": \#(loss / ln2)}"#
                  : String(format: "step %6d  validation loss %.4f  bpc %.4f", step, loss, loss / ln2))
@@ -63,7 +63,7 @@ struct TrainingReporter {
             if !json { emit("step \(step)  checkpoint written to \(path)") }
         case let .finished(step, loss, rate, seconds):
             emit(json ? #"{"final_val_bpc": \#(loss / ln2), "final_val_loss": \#(loss), "train_tokens_per_s": \#(Int(rate)), "steps": \#(step), "seconds": \#(Int(seconds))}"#
-                 : String(format: "finished %d steps in %@: validation bpc %.4f, %.0f training tokens/s", step, duration(seconds), loss / ln2, rate))
+                 : String(format: "finished %d steps in %@: validation bpc %.4f, %.0f training tokens/s", step, Self.duration(seconds), loss / ln2, rate))
         }
     }
 
@@ -72,7 +72,7 @@ struct TrainingReporter {
         fflush(nil)
     }
 
-    func duration(_ seconds: Double) -> String {
+    static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "?" }
         let s = Int(seconds)
         return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : "\(s / 60)m\(String(format: "%02d", s % 60))s"

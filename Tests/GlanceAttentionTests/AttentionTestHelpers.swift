@@ -13,9 +13,11 @@ struct AttentionCase: CustomStringConvertible, Sendable {
     var valueDepth = 4
     var causal = false
     var keyPadding: [[Bool]]? = nil
+    /// A sparsity pattern: whether query i may see key j at all (nil: every key).
+    var allowed: (@Sendable (_ query: Int, _ key: Int) -> Bool)? = nil
 
     var description: String {
-        "B\(batch) H\(heads) Nq\(queries) Nk\(keys) D\(depth) Dv\(valueDepth)\(causal ? " causal" : "")\(keyPadding == nil ? "" : " padded")"
+        "B\(batch) H\(heads) Nq\(queries) Nk\(keys) D\(depth) Dv\(valueDepth)\(causal ? " causal" : "")\(keyPadding == nil ? "" : " padded")\(allowed == nil ? "" : " patterned")"
     }
 
     var queryShape: [Int] { [batch, heads, queries, depth] }
@@ -32,6 +34,7 @@ struct AttentionCase: CustomStringConvertible, Sendable {
     func visible(_ b: Int, _ i: Int, _ j: Int) -> Bool {
         if causal && j > i { return false }
         if let keyPadding, !keyPadding[b][j] { return false }
+        if let allowed, !allowed(i, j) { return false }
         return true
     }
 }

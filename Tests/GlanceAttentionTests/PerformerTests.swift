@@ -97,7 +97,7 @@ import Testing
         return out
     }
 
-    @Test("linear attention equals a dense masked φq·φkᵀ product", arguments: [(false, 37), (true, 37), (true, 200)])
+    @Test("linear attention equals a dense masked φq·φkᵀ product", arguments: [(false, 37), (false, 300), (true, 37), (true, 200)])
     func matchesNaive(_ causal: Bool, _ n: Int) {
         var random = TestRandom(seed: 7)
         let projection = performerProjection(features: 24, dimensions: 8, orthogonal: true, generator: &random.generator)
@@ -132,6 +132,49 @@ import Testing
             return linearAttention(queryFeatures: qf, keyFeatures: kf, values: x[2], causal: causal)
         }
         #expect(report.passed, "\(kernel) causal \(causal)\n\(report)")
+    }
+
+    @Test("fused attention equals stored features followed by linear attention, outputs and gradients",
+          arguments: [(PerformerKernel.softmax, true, false), (.softmax, false, true), (.relu, true, true), (.relu, false, false)])
+    func fusedMatchesStored(_ kernel: PerformerKernel, _ causal: Bool, _ padded: Bool) {
+        var random = TestRandom(seed: 17)
+        let projection = performerProjection(features: 40, dimensions: 8, orthogonal: true, generator: &random.generator)
+        // n = 300 crosses the 64-row causal chunks and the 256-row bidirectional blocks.
+        let n = 300
+        let q = random.normal([2, 2, n, 8], standardDeviation: 0.5), k = random.normal([2, 2, n, 8], standardDeviation: 0.5)
+        let v = random.normal([2, 2, n, 5]), seed = random.normal([2, 2, n, 5])
+        let padding = padded ? randomPadding(batch: 2, keys: n, seed: 5) : nil
+        let (storedOut, stored) = valueAndGradient(at: [q, k, v]) { x in
+            let qf = performerFeatures(x[0], projection: projection, kernel: kernel, role: .query, stabilizer: .projectionBound)
+            let kf = performerFeatures(x[1], projection: projection, kernel: kernel, role: .key, stabilizer: .projectionBound,
+                                       keyPadding: padding)
+            return (linearAttention(queryFeatures: qf, keyFeatures: kf, values: x[2], causal: causal) * seed).sum()
+        }
+        let (fusedOut, fused) = valueAndGradient(at: [q, k, v]) { x in
+            (fusedPerformerAttention(queries: x[0], keys: x[1], values: x[2], projection: projection, kernel: kernel,
+                                     causal: causal, keyPadding: padding) * seed).sum()
+        }
+        #expect(abs(fusedOut.item() - storedOut.item()) <= 1e-4 * Swift.max(1, abs(storedOut.item())))
+        for (name, (a, b)) in zip(["q", "k", "v"], zip(fused, stored)) {
+            let error = relativeError(a, b)
+            #expect(error <= 1e-5, "\(kernel) causal \(causal) grad \(name): relative error \(error)")
+        }
+    }
+
+    /// (ReLU's kinks make finite differences fragile; its fused gradients are covered by the
+    /// equality with the stored path, whose ReLU gradients are checked above.)
+    @Test("fused attention's gradients agree with finite differences", arguments: [false, true])
+    func fusedGradientCheck(_ padded: Bool) {
+        var random = TestRandom(seed: 11)
+        let projection = performerProjection(features: 6, dimensions: 4, orthogonal: true, generator: &random.generator)
+        let n = 70
+        let q = random.normal([1, 2, n, 4], standardDeviation: 0.7), k = random.normal([1, 2, n, 4], standardDeviation: 0.7)
+        let v = random.normal([1, 2, n, 3])
+        let padding = padded ? [(0..<n).map { $0 % 7 != 3 }] : nil
+        let report = checkGradients(at: [q, k, v]) { x in
+            fusedPerformerAttention(queries: x[0], keys: x[1], values: x[2], projection: projection, causal: true, keyPadding: padding)
+        }
+        #expect(report.passed, "padded \(padded)\n\(report)")
     }
 
     static func makeLayer(seed: UInt64 = 3) throws -> Performer {

@@ -1,4 +1,5 @@
 import Foundation
+import GlanceAttention
 import GlanceCore
 import GlanceModels
 import GlanceNN
@@ -114,6 +115,23 @@ import Testing
                 #expect(difference > 1e-5, "position \(t) did not move when token \(position) changed (reach \(reach))")
             }
         }
+    }
+
+    @Test("\"attention\": \"logsparse\" builds LogSparse layers from qk_kernel and the pattern fields; a prefix gives the same logits")
+    func logSparseModel() throws {
+        var c = Self.configuration(context: 16)
+        c.attention = "logsparse"
+        c.queryKeyKernel = 3
+        c.logSparseWindow = 1
+        c.logSparseSubsequence = 4
+        let model = try CharacterLanguageModel(configuration: c, seed: 5)
+        let attention = try #require(model.blocks[1].attention as? LogSparseAttention)
+        #expect(attention.queryKeyKernel == 3 && attention.pattern.localWindow == 1 && attention.pattern.subsequenceLength == 4)
+        var random = TestRandom(seed: 6)
+        let ids = random.indices([1, 16], below: 256)
+        let full = withoutGradients { model(ids) }
+        let prefix = withoutGradients { model(IndexTensor(Array(ids.values.prefix(9)), shape: [1, 9])) }
+        #expect(isClose(prefix.scalars, Array(full.scalars.prefix(9 * 256)), relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
     }
 
     @Test("a prefix gives the same logits as the full sequence at its positions")

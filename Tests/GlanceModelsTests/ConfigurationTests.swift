@@ -124,6 +124,9 @@ import Testing
             (#""model": {"layers": 0}"#, "model.layers"),
             (#""model": {"vocab_size": 0}"#, "model.vocab_size"),
             (#""model": {"ffn_multiplier": 0}"#, "model.ffn_multiplier"),
+            (#""model": {"qk_kernel": 0}"#, "model.qk_kernel"),
+            (#""model": {"logsparse_window": -1}"#, "model.logsparse_window"),
+            (#""model": {"logsparse_subsequence": 0}"#, "model.logsparse_subsequence"),
             (#""model": {"attention_window": 7}"#, "model.attention_window"),
             (#""model": {"attention_window": 0}"#, "model.attention_window"),
             (#""model": {"attention_window": -4}"#, "model.attention_window"),
@@ -217,11 +220,20 @@ import Testing
             .deletingLastPathComponent().appendingPathComponent("configs")
         let files = try FileManager.default.contentsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".json") }
         #expect(!files.isEmpty)
-        for file in files {
+        // The classifier configs (glance classify) are the 20 Newsgroups pair.
+        let classifierFiles = ["20ng-full.json", "20ng-linformer.json"]
+        for file in files where !classifierFiles.contains(file) {
             #expect(throws: Never.self, "\(file)") {
                 _ = try loadConfiguration(TrainingConfiguration.self, from: configs.appendingPathComponent(file))
             }
         }
+        // The pair differs only in the attention and the run folder.
+        let pair = try classifierFiles.map { try loadConfiguration(ClassifierConfiguration.self, from: configs.appendingPathComponent($0)) }
+        #expect(pair[0].model.attention == "full" && pair[1].model.attention == "linformer")
+        var aligned = pair[1]
+        aligned.model.attention = pair[0].model.attention
+        aligned.output = pair[0].output
+        #expect(aligned == pair[0])
     }
 
     @Test("a configuration survives encoding and decoding")

@@ -8,6 +8,7 @@ Follows the contract shared with `glance bench`:
         [--k K] [--sharing headwise|key-value]   (linformer: lucidrains LinformerSelfAttention)
         [--features M] [--kernel softmax|relu]   (performer: performer-pytorch SelfAttention)
         [--window W] [--global G]                (longformer: transformers LongformerSelfAttention)
+        [--qk-kernel K] [--logsparse-window W] [--logsparse-subsequence L]   (logsparse, dense-masked)
 
 Layer: x (B, N, H*D) -> separate Q/K/V nn.Linear(d, d, bias) -> (B, H, N, D)
 -> attention -> merge heads -> output nn.Linear(d, d, bias).
@@ -97,6 +98,19 @@ def build_performer(torch, args):
                              nb_features=args.features, generalized_attention=(kernel == "relu"), kernel_fn=nn.ReLU())
 
 
+def build_logsparse(torch, args):
+    """LogSparse with convolutional self-attention as the authors' code computes it: full
+    attention scores under a dense [n, n] mask of the pattern (O(n²) memory), from
+    tools/reference/logsparse_reference.py (the reference of Glance's parity tests).
+    --qk-kernel K (default 1), --logsparse-window w (default 0), --logsparse-subsequence L
+    (default: no restarts). Always causal."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "reference"))
+    from logsparse_reference import LogSparseSelfAttention
+
+    return LogSparseSelfAttention(args.heads * args.head_dim, args.heads, qk_kernel=args.qk_kernel or 1,
+                                  local_window=args.logsparse_window or 0, subsequence=args.logsparse_subsequence)
+
+
 def build_longformer(torch, args):
     """Hugging Face transformers 5.24.0 LongformerSelfAttention (the reference of Glance's parity
     tests) followed by the output nn.Linear(d, d) (LongformerSelfOutput.dense, without its
@@ -153,6 +167,7 @@ MECHANISMS = {
     "full": build_full,
     "linformer": build_linformer,
     "performer": build_performer,
+    "logsparse": build_logsparse,
     "longformer": build_longformer,
 }
 
@@ -174,6 +189,9 @@ def parse_args(argv=None):
     parser.add_argument("--sharing", default=None, help="linformer: headwise (default) or key-value")
     parser.add_argument("--features", type=positive_int, default=None, help="performer: random features m")
     parser.add_argument("--kernel", default=None, help="performer: softmax (default) or relu")
+    parser.add_argument("--qk-kernel", type=positive_int, default=None, help="logsparse: query/key convolution kernel size")
+    parser.add_argument("--logsparse-window", type=int, default=None, help="logsparse: local window w >= 0")
+    parser.add_argument("--logsparse-subsequence", type=positive_int, default=None, help="logsparse: restart length L")
     parser.add_argument("--window", type=positive_int, default=None, help="longformer: attention_window 2w (default 512)")
     parser.add_argument("--global", dest="global_tokens", type=int, default=None, help="longformer: global tokens (the first G positions)")
     parser.add_argument("--dilation", default=None, help="longformer: only 1 (transformers has no dilation)")

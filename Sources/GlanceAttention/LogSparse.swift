@@ -1,0 +1,66 @@
+import GlanceCore
+import GlanceNN
+
+/// LogSparse attention with convolutional self-attention (Li et al. 2019): queries and keys
+/// come from a causal 1-D convolution of kernel size K over the sequence (K = 1 is ordinary
+/// attention), values from a linear map, and each query attends only to the keys of a
+/// ``LogSparsePattern`` (itself, a local window, exponentially spaced earlier positions),
+/// computed sparsely in O(n log n) time and memory by ``sparseAttention(queries:keys:values:heads:index:keyPadding:scale:)``
+/// on the projections' own layout (no copies to split or merge heads).
+///
+/// Always causal, whatever `mask.causal` says: the pattern and the convolutions look back
+/// only. Scores are scaled by 1/√(d_model / heads) (the authors' `scale=True`), and heads split d_model as in
+/// the rest of Glance (the authors' code gives every head the full width). Nothing here
+/// assumes tokens: the layer serves language models and time-series forecasters alike.
+public final class LogSparseAttention: Module, AttentionMechanism {
+    /// Causal convolution producing the queries, weight [d, d, K].
+    public let query: CausalConvolution
+    /// Causal convolution producing the keys, weight [d, d, K].
+    public let key: CausalConvolution
+    public let value: Linear
+    public let output: Linear
+    public let heads: Int
+    public let pattern: LogSparsePattern
+    /// Index lists of the last sequence length seen, rebuilt when the length changes.
+    private var _index: SparseAttentionIndex?
+
+    /// Throws an ``AttentionConfigurationError`` naming `qk_kernel` for a kernel size below 1,
+    /// `heads` or `d_model` for sizes that do not split into heads.
+    public init(modelDimensions: Int, heads: Int, queryKeyKernel: Int = 1, pattern: LogSparsePattern,
+                standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil, generator: inout RandomGenerator) throws {
+        guard queryKeyKernel >= 1 else {
+            throw AttentionConfigurationError(field: "qk_kernel", reason: "must be at least 1, got \(queryKeyKernel)")
+        }
+        try checkHeadSplit(modelDimensions: modelDimensions, heads: heads)
+        query = CausalConvolution(modelDimensions, modelDimensions, kernelSize: queryKeyKernel,
+                                  standardDeviation: standardDeviation, generator: &generator)
+        key = CausalConvolution(modelDimensions, modelDimensions, kernelSize: queryKeyKernel,
+                                standardDeviation: standardDeviation, generator: &generator)
+        value = Linear(modelDimensions, modelDimensions, standardDeviation: standardDeviation, generator: &generator)
+        output = Linear(modelDimensions, modelDimensions, standardDeviation: outputStandardDeviation ?? standardDeviation, generator: &generator)
+        self.heads = heads
+        self.pattern = pattern
+        super.init()
+    }
+
+    public var modelDimensions: Int { value.inputCount }
+    public var isAlwaysCausal: Bool { true }
+    /// Kernel size K of the query and key convolutions.
+    public var queryKeyKernel: Int { query.kernelSize }
+
+    /// The pattern's index lists for `length` positions (cached for the last length).
+    public func index(length: Int) -> SparseAttentionIndex {
+        if let cached = _index, cached.length == length { return cached }
+        let built = pattern.index(length: length)
+        _index = built
+        return built
+    }
+
+    public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
+        precondition(input.rank == 3 && input.shape[2] == modelDimensions,
+                     "LogSparseAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
+        let attended = sparseAttention(queries: query(input), keys: key(input), values: value(input), heads: heads,
+                                       index: index(length: input.shape[1]), keyPadding: mask.keyPadding)
+        return output(attended)
+    }
+}
