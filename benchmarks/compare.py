@@ -111,12 +111,22 @@ def cmd_attention(args):
     if args.backward:
         common.append("--backward")
     # Mechanism options, passed to both sides under the same names.
-    for flag, value in (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel),
-                        ("--qk-kernel", args.qk_kernel), ("--logsparse-window", args.logsparse_window),
-                        ("--logsparse-subsequence", args.logsparse_subsequence),
-                        ("--hashes", args.hashes), ("--chunk", args.chunk), ("--buckets", args.buckets)):
+    options = (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel),
+               ("--qk-kernel", args.qk_kernel), ("--logsparse-window", args.logsparse_window),
+               ("--logsparse-subsequence", args.logsparse_subsequence),
+               ("--window", args.window), ("--global", args.global_tokens), ("--dilation", args.dilation),
+               ("--hashes", args.hashes), ("--chunk", args.chunk), ("--buckets", args.buckets))
+    for flag, value in options:
         if value is not None:
             common += [flag, str(value)]
+    # The baseline: Glance's own exact attention at the same sizes, without mechanism options.
+    baseline = None
+    if args.baseline and not args.no_glance:
+        baseline = ["--mechanism", args.baseline] + common[2:common.index("--repeat") + 2]
+        if args.causal:
+            baseline.append("--causal")
+        if args.backward:
+            baseline.append("--backward")
 
     rows, records = [], []
     for index, length in enumerate(args.lengths):
@@ -126,6 +136,9 @@ def cmd_attention(args):
                        + ["--length", str(length)],
         }
         order = ["glance", "pytorch"] if index % 2 == 0 else ["pytorch", "glance"]
+        if baseline:
+            runs["baseline"] = [args.glance, "bench"] + baseline + ["--length", str(length), "--json"]
+            order.append("baseline")
         results = {}
         for name in order:
             if name == "glance" and args.no_glance:
@@ -136,21 +149,34 @@ def cmd_attention(args):
                 print(f"error: {error}", file=sys.stderr)
                 results[name] = {"error": str(error)}
         g, p = results.get("glance", {}), results.get("pytorch", {})
-        records.append({"length": length, "order": order, "glance": g or None, "pytorch": p})
-        rows.append([
+        record = {"length": length, "order": order, "glance": g or None, "pytorch": p}
+        row = [
             length,
             ms(g.get("forward_ms")), ms(p.get("forward_ms")), ratio(g.get("forward_ms"), p.get("forward_ms")),
             ms(g.get("backward_ms")), ms(p.get("backward_ms")), ratio(g.get("backward_ms"), p.get("backward_ms")),
             mib(g.get("peak_rss_bytes")), mib(p.get("peak_rss_bytes")),
-        ])
+        ]
+        if baseline:
+            f = results.get("baseline", {})
+            record["baseline"] = f
+            row += [ms(f.get("forward_ms")), ratio(g.get("forward_ms"), f.get("forward_ms")),
+                    ms(f.get("backward_ms")), ratio(g.get("backward_ms"), f.get("backward_ms"))]
+        records.append(record)
+        rows.append(row)
 
     print(f"Attention `{args.mechanism}`: batch {args.batch}, {args.heads} heads x {args.head_dim}, "
           f"{'causal' if args.causal else 'bidirectional'}, {args.threads} threads, median of {args.repeat}; "
           f"ratio = Glance / PyTorch time (< 1: Glance faster)\n")
-    print(table(["length", "glance fwd ms", "pytorch fwd ms", "ratio", "glance fwd+bwd ms", "pytorch fwd+bwd ms",
-                 "ratio", "glance peak MiB", "pytorch peak MiB"], rows))
+    header = ["length", "glance fwd ms", "pytorch fwd ms", "ratio", "glance fwd+bwd ms", "pytorch fwd+bwd ms",
+              "ratio", "glance peak MiB", "pytorch peak MiB"]
+    if baseline:
+        print(f"Baseline: Glance `{args.baseline}` in the same run; 'vs {args.baseline}' = Glance {args.mechanism} / "
+              f"Glance {args.baseline} time\n")
+        header += [f"glance {args.baseline} fwd ms", f"vs {args.baseline}", f"glance {args.baseline} fwd+bwd ms", f"vs {args.baseline}"]
+    print(table(header, rows))
     write_json(args.json_out, {"benchmark": "attention", "settings": vars_for_json(args), "rows": records})
-    return 1 if any("error" in (r["glance"] or {}) or "error" in r["pytorch"] for r in records) else 0
+    return 1 if any("error" in (r["glance"] or {}) or "error" in r["pytorch"] or "error" in r.get("baseline", {})
+                    for r in records) else 0
 
 
 def mib(value):
@@ -331,6 +357,10 @@ def main(argv=None):
     a.add_argument("--hashes", type=int, help="Reformer: LSH hash rounds")
     a.add_argument("--chunk", type=int, help="Reformer: chunk length")
     a.add_argument("--buckets", help="Reformer: buckets, an even count or even factors separated by commas")
+    a.add_argument("--window", type=int, help="Longformer: attention_window 2w")
+    a.add_argument("--global", dest="global_tokens", type=int, help="Longformer: global tokens (the first G positions)")
+    a.add_argument("--dilation", help="Longformer: dilation (Glance only; transformers has none)")
+    a.add_argument("--baseline", help="also time this Glance mechanism (e.g. full) at the same sizes and report the ratio")
     a.set_defaults(func=cmd_attention)
 
     g = sub.add_parser("gemm", parents=[shared], help="float32 matrix product throughput")

@@ -47,6 +47,10 @@ public struct AttentionSettings: Sendable, Equatable {
     public var chunksAfter: Int? = nil
     /// Reformer: seed of the random rotations (nil: drawn from the generator).
     public var hashSeed: UInt64? = nil
+    /// Longformer: Hugging Face's `attention_window`, the full window 2w, even (nil: 512).
+    public var attentionWindow: Int? = nil
+    /// Longformer: dilation, one value for all heads or one per head (nil: 1).
+    public var attentionDilation: [Int]? = nil
 
     public init(type: String, modelDimensions: Int, heads: Int, maximumLength: Int,
                 standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil) {
@@ -62,7 +66,7 @@ public struct AttentionSettings: Sendable, Equatable {
 /// Builds attention mechanisms by name, for configs and `glance bench`.
 public enum AttentionRegistry {
     /// Names that ``make(_:generator:)`` accepts.
-    public static let names = ["full", "linformer", "performer", "logsparse", "reformer"]
+    public static let names = ["full", "linformer", "performer", "logsparse", "reformer", "longformer"]
 
     public static func make(_ settings: AttentionSettings, generator: inout RandomGenerator) throws -> any AttentionMechanism {
         switch settings.type {
@@ -111,6 +115,12 @@ public enum AttentionRegistry {
             return try Reformer(modelDimensions: settings.modelDimensions, heads: settings.heads, options: options,
                                 hashSeed: settings.hashSeed, standardDeviation: settings.standardDeviation,
                                 outputStandardDeviation: settings.outputStandardDeviation, generator: &generator)
+        case "longformer":
+            // A causal layer has no global tokens, so it gets no global projections.
+            return try Longformer(modelDimensions: settings.modelDimensions, heads: settings.heads,
+                                  attentionWindow: settings.attentionWindow ?? 512, dilation: settings.attentionDilation ?? [1],
+                                  globalProjections: !settings.causal, standardDeviation: settings.standardDeviation,
+                                  outputStandardDeviation: settings.outputStandardDeviation, generator: &generator)
         default:
             throw AttentionConfigurationError(field: "attention", reason: "unknown mechanism '\(settings.type)'; known: \(names.joined(separator: ", "))")
         }

@@ -89,6 +89,10 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     public var buckets: [Int]? = nil
     /// Reformer: seed of the random rotations (nil: drawn from the model's seed).
     public var hashSeed: UInt64? = nil
+    /// Longformer: Hugging Face's `attention_window` (2w, even), for all layers or per layer (nil: 512).
+    public var attentionWindow: PerLayerValue? = nil
+    /// Longformer: dilation, for all heads, per head, or per layer and head (nil: 1).
+    public var attentionDilation: DilationSetting? = nil
 
     public static let fields: [String: (any StrictConfigurationSection.Type)?] = Dictionary(
         uniqueKeysWithValues: CodingKeys.allCases.map { ($0.rawValue, nil) })
@@ -101,6 +105,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         case queryKeyKernel = "qk_kernel", logSparseWindow = "logsparse_window", logSparseSubsequence = "logsparse_subsequence"
         case lshHashes = "lsh_num_hashes", lshChunkLength = "lsh_chunk_length", lshChunksBefore = "lsh_num_chunks_before"
         case lshChunksAfter = "lsh_num_chunks_after", buckets = "num_buckets", hashSeed = "hash_seed"
+        case attentionWindow = "attention_window", attentionDilation = "attention_dilation"
     }
 
     public init() {}
@@ -129,6 +134,8 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         performerRedrawEvery = try c.decodeIfPresent(Int.self, forKey: .performerRedrawEvery)
         linformerK = try c.decodeIfPresent(Int.self, forKey: .linformerK)
         linformerSharing = try c.decodeIfPresent(String.self, forKey: .linformerSharing)
+        attentionWindow = try c.decodeIfPresent(PerLayerValue.self, forKey: .attentionWindow)
+        attentionDilation = try c.decodeIfPresent(DilationSetting.self, forKey: .attentionDilation)
         queryKeyKernel = try c.decodeIfPresent(Int.self, forKey: .queryKeyKernel)
         logSparseWindow = try c.decodeIfPresent(Int.self, forKey: .logSparseWindow)
         logSparseSubsequence = try c.decodeIfPresent(Int.self, forKey: .logSparseSubsequence)
@@ -147,6 +154,12 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         }
         hashSeed = try c.decodeIfPresent(UInt64.self, forKey: .hashSeed)
     }
+
+    /// Longformer's `attention_window` for layer `layer` (nil: the mechanism's default).
+    public func attentionWindow(layer: Int) -> Int? { attentionWindow?.value(layer: layer) }
+
+    /// Longformer's dilation of each head of layer `layer` (nil: 1 everywhere).
+    public func attentionDilation(layer: Int) -> [Int]? { attentionDilation?.heads(layer: layer) }
 
     /// Checks every field. `causal` (the default, for the char-LM) also rejects mechanisms
     /// that cannot be causal; an encoder such as ``TextClassifier`` passes false.
@@ -175,6 +188,29 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         }
         if let linformerSharing, !LinformerSharing.names.contains(linformerSharing) {
             throw ConfigurationValueError(field: "model.linformer_sharing", reason: "must be one of \(LinformerSharing.names.joined(separator: ", ")), got '\(linformerSharing)'")
+        }
+        if let attentionWindow {
+            if case let .perLayer(values) = attentionWindow, values.count != layers {
+                throw ConfigurationValueError(field: "model.attention_window", reason: "needs one value or one per layer (\(layers)), got \(values.count)")
+            }
+            if let bad = attentionWindow.values.first(where: { $0 < 2 || $0 % 2 != 0 }) {
+                throw ConfigurationValueError(field: "model.attention_window",
+                                              reason: "must be a positive even number (2w: w tokens on each side, or w back when causal), got \(bad)")
+            }
+        }
+        if let attentionDilation {
+            if let bad = attentionDilation.values.first(where: { $0 < 1 }) {
+                throw ConfigurationValueError(field: "model.attention_dilation", reason: "must be at least 1, got \(bad)")
+            }
+            switch attentionDilation {
+            case .all: break
+            case let .perHead(values) where values.count != heads:
+                throw ConfigurationValueError(field: "model.attention_dilation", reason: "a list gives one value per head (\(heads)), got \(values.count)")
+            case let .perLayer(rows) where rows.count != layers || rows.contains(where: { $0.count != heads }):
+                throw ConfigurationValueError(field: "model.attention_dilation",
+                                              reason: "a list of lists gives one list per layer (\(layers)) of one value per head (\(heads))")
+            default: break
+            }
         }
         if let performerFeatures, performerFeatures < 1 {
             throw ConfigurationValueError(field: "model.performer_features", reason: "must be at least 1, got \(performerFeatures)")
@@ -295,4 +331,92 @@ public struct DataConfiguration: StrictConfigurationSection, Equatable, Sendable
     public static let fields: [String: (any StrictConfigurationSection.Type)?] = ["corpus": nil]
 
     public init(corpus: String) { self.corpus = corpus }
+}
+
+/// An integer setting given once for every layer (`512`) or once per layer (`[128, 256, 512]`).
+public enum PerLayerValue: Codable, Equatable, Sendable {
+    case all(Int)
+    case perLayer([Int])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Int.self) {
+            self = .all(value)
+        } else if let values = try? container.decode([Int].self) {
+            self = .perLayer(values)
+        } else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "must be an integer or a list of integers (one per layer)"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case let .all(value): try container.encode(value)
+        case let .perLayer(values): try container.encode(values)
+        }
+    }
+
+    public func value(layer: Int) -> Int {
+        switch self {
+        case let .all(value): value
+        case let .perLayer(values): values[layer]
+        }
+    }
+
+    var values: [Int] {
+        switch self {
+        case let .all(value): [value]
+        case let .perLayer(values): values
+        }
+    }
+}
+
+/// Longformer's dilation: one value for every head of every layer (`2`), one per head
+/// (`[1, 1, 2, 2]`, the same in every layer), or one list of per-head values per layer
+/// (`[[1, 1, 1, 1], [1, 1, 2, 2]]`).
+public enum DilationSetting: Codable, Equatable, Sendable {
+    case all(Int)
+    case perHead([Int])
+    case perLayer([[Int]])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Int.self) {
+            self = .all(value)
+        } else if let values = try? container.decode([Int].self) {
+            self = .perHead(values)
+        } else if let rows = try? container.decode([[Int]].self) {
+            self = .perLayer(rows)
+        } else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "must be an integer, a list of integers (one per head) or a list of such lists (one per layer)"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case let .all(value): try container.encode(value)
+        case let .perHead(values): try container.encode(values)
+        case let .perLayer(rows): try container.encode(rows)
+        }
+    }
+
+    /// The dilation of each head of layer `layer` (one value when it is the same for all heads).
+    public func heads(layer: Int) -> [Int] {
+        switch self {
+        case let .all(value): [value]
+        case let .perHead(values): values
+        case let .perLayer(rows): rows[layer]
+        }
+    }
+
+    var values: [Int] {
+        switch self {
+        case let .all(value): [value]
+        case let .perHead(values): values
+        case let .perLayer(rows): rows.flatMap { $0 }
+        }
+    }
 }

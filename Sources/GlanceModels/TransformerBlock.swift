@@ -53,7 +53,9 @@ extension TransformerBlock {
         (settings.hashes, settings.chunkLength, settings.buckets) = (c.lshHashes, c.lshChunkLength, c.buckets)
         (settings.chunksBefore, settings.chunksAfter, settings.hashSeed) = (c.lshChunksBefore, c.lshChunksAfter, c.hashSeed)
         var blocks: [TransformerBlock] = []
-        for _ in 0..<c.layers {
+        for layer in 0..<c.layers {
+            settings.attentionWindow = c.attentionWindow(layer: layer)
+            settings.attentionDilation = c.attentionDilation(layer: layer)
             let attention: any AttentionMechanism
             if let first = blocks.first?.attention as? Linformer, first.sharing == .layerwise {
                 attention = try Linformer(modelDimensions: c.modelDimensions, heads: c.heads, maximumLength: c.context,

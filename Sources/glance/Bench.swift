@@ -45,6 +45,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Reformer: chunk length of the sorted sequence (default 64).") var chunk: Int?
     @Option(help: "Reformer: buckets, an even count or even factors separated by commas (default: Hugging Face's choice for the length).")
     var buckets: String?
+    @Option(help: "Longformer: attention window 2w, even (w tokens on each side; Hugging Face's attention_window; default 512).") var window: Int?
+    @Option(help: "Longformer: number of global tokens, the first G positions (default 0).") var global: Int?
+    @Option(help: "Longformer: dilation, one value or one per head, comma-separated (default 1).") var dilation: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -81,6 +84,25 @@ struct Bench: ParsableCommand {
         if let sharing, !LinformerSharing.names.contains(sharing) {
             throw ValidationError("unknown --sharing '\(sharing)'; known: \(LinformerSharing.names.joined(separator: ", "))")
         }
+        if mechanism != "longformer", let flag = [(window != nil, "--window"), (dilation != nil, "--dilation")].first(where: \.0)?.1 {
+            throw ValidationError("\(flag): only the longformer mechanism has a window and dilation")
+        }
+        if let window, window < 1 || window % 2 != 0 {
+            throw ValidationError("--window must be a positive even number (2w: w tokens on each side), got \(window)")
+        }
+        if let global {
+            guard global >= 0 else { throw ValidationError("--global must be at least 0, got \(global)") }
+            if let n = lengths.first(where: { $0 < global }) {
+                throw ValidationError("--global \(global) exceeds --length \(n): the global tokens are the first G positions")
+            }
+            if global > 0 && mechanism != "longformer" { throw ValidationError("--global: only the longformer mechanism has global tokens") }
+            if global > 0 && causal { throw ValidationError("--global: global attention is not causal; drop --causal or --global") }
+        }
+        if let dilation, let values = try dilationValues() {
+            guard values.count == 1 || values.count == heads else {
+                throw ValidationError("--dilation needs one value or one per head (\(heads)), got '\(dilation)'")
+            }
+        }
         if causal && mechanism == "linformer" {
             throw ValidationError("--causal: Linformer is not causal (each projected key mixes all positions); drop --causal or use another mechanism")
         }
@@ -100,6 +122,8 @@ struct Bench: ParsableCommand {
         settings.hashes = hashes
         settings.chunkLength = chunk
         settings.buckets = buckets.flatMap(bucketFactors)
+        settings.attentionWindow = window
+        settings.attentionDilation = try? dilationValues()
         return settings
     }
 
@@ -107,6 +131,25 @@ struct Bench: ParsableCommand {
     func bucketFactors(_ text: String) -> [Int]? {
         let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         return values.isEmpty || values.contains(nil) ? nil : values.map { $0! }
+    }
+
+    /// `--dilation` as integers (nil when not given).
+    func dilationValues() throws -> [Int]? {
+        guard let dilation else { return nil }
+        let values = dilation.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--dilation must be integers of at least 1 separated by commas, got '\(dilation)'")
+        }
+        return values.map { $0! }
+    }
+
+    /// Runs the layer on `input`; the longformer mechanism gets its global tokens (`--global`).
+    func apply(_ layer: any AttentionMechanism, _ input: Tensor, mask: AttentionMask) -> Tensor {
+        if let longformer = layer as? Longformer, let global, global > 0 {
+            let rows = [[Bool]](repeating: (0..<input.shape[1]).map { $0 < global }, count: input.shape[0])
+            return longformer(input, mask: mask, globalAttention: rows)
+        }
+        return layer(input, mask: mask)
     }
 
     func lengths() throws -> [Int] {
@@ -126,7 +169,7 @@ struct Bench: ParsableCommand {
             let layer = try AttentionRegistry.make(settings(length: n), generator: &generator)
             let input = Tensor.randomNormal(shape: [batch, n, heads * headDim], generator: &generator)
             let mask = AttentionMask(causal: causal)
-            let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { layer(input, mask: mask) } }
+            let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { apply(layer, input, mask: mask) } }
             var backwardTime: Double? = nil
             if backward {
                 let seed = Tensor.randomNormal(shape: input.shape, generator: &generator)
@@ -134,16 +177,28 @@ struct Bench: ParsableCommand {
                     let x = input.requiringGradient()
                     let parameters = layer.trainableParameters().map(\.parameter)
                     for p in parameters { p.value = p.value.requiringGradient() }
-                    let out = withGradients { layer(x, mask: mask) }
+                    let out = withGradients { apply(layer, x, mask: mask) }
                     _ = gradients(of: out, seed: seed, withRespectTo: [x] + parameters.map(\.value))
                     for p in parameters { p.value = p.value.detached() }
                 }
             }
-            report([
+            var fields: [String: Any] = [
                 "mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim, "causal": causal || layer.isAlwaysCausal,
                 "forward_ms": rounded(forward), "backward_ms": backwardTime.map(rounded) ?? NSNull(),
                 "peak_rss_bytes": peakResidentBytes(), "threads": Threading.count,
-            ], order: ["mechanism", "length", "batch", "heads", "head_dim", "causal", "forward_ms", "backward_ms", "peak_rss_bytes", "threads"])
+            ]
+            var extra: [String] = []
+            if let longformer = layer as? Longformer {
+                fields["window"] = longformer.attentionWindow
+                fields["global"] = global ?? 0
+                extra = ["window", "global"]
+                if longformer.dilation.contains(where: { $0 != 1 }) {
+                    fields["dilation"] = "\(longformer.dilation.map(String.init).joined(separator: ","))"
+                    extra.append("dilation")
+                }
+            }
+            report(fields, order: ["mechanism", "length", "batch", "heads", "head_dim", "causal"] + extra
+                   + ["forward_ms", "backward_ms", "peak_rss_bytes", "threads"])
         }
     }
 

@@ -105,6 +105,34 @@ import Testing
         }
     }
 
+    @Test("Longformer: causal, and each layer reaches back w tokens (w·δ positions with dilation δ)",
+          arguments: [([1], 1), ([2, 1], 2)])
+    func longformerReach(_ dilation: [Int], _ reachPerLayer: Int) throws {
+        var c = Self.configuration(context: 16, layers: 2)
+        c.attention = "longformer"
+        c.attentionWindow = .all(2)  // w = 1
+        c.attentionDilation = dilation.count == 1 ? .all(dilation[0]) : .perHead(dilation)
+        let model = try CharacterLanguageModel(configuration: c, seed: 3)
+        #expect(!model.trainableParameters().map(\.key).contains { $0.contains("Global") })
+        model.eval()
+        var random = TestRandom(seed: 4)
+        let ids = random.indices([1, 16], below: 256)
+        let base = withoutGradients { model(ids) }
+        let position = 5, reach = 2 * reachPerLayer  // two layers
+        var changed = ids.values
+        changed[position] = (changed[position] + 101) % 256
+        let logits = withoutGradients { model(IndexTensor(changed, shape: [1, 16])) }
+        for t in 0..<16 {
+            let range = (t * 256)..<((t + 1) * 256)
+            let difference = maxAbsoluteDifference(Array(logits.scalars[range]), Array(base.scalars[range]))
+            if t < position || t > position + reach {
+                #expect(difference <= 1e-6, "position \(t) moved when token \(position) changed (reach \(reach))")
+            } else if t == position || t == position + reach {
+                #expect(difference > 1e-5, "position \(t) did not move when token \(position) changed (reach \(reach))")
+            }
+        }
+    }
+
     @Test("\"attention\": \"logsparse\" builds LogSparse layers from qk_kernel and the pattern fields; a prefix gives the same logits")
     func logSparseModel() throws {
         var c = Self.configuration(context: 16)
@@ -152,11 +180,14 @@ import Testing
         #expect(Swift.abs(loss - Float(Foundation.log(256.0))) < 0.1)
     }
 
-    @Test("gradients of every parameter match finite differences", arguments: ["learned", "sinusoidal"])
-    func gradientCheck(_ positions: String) throws {
+    @Test("gradients of every parameter match finite differences",
+          arguments: [("learned", "full"), ("sinusoidal", "full"), ("learned", "longformer")])
+    func gradientCheck(_ positions: String, _ attention: String) throws {
         // Small vocabulary and width keep the finite differences cheap; init std 0.02 is raised
         // so that every parameter has a gradient well above Float32 noise.
-        let c = Self.configuration(vocabulary: 11, context: 5, layers: 2, width: 4, heads: 2, positions: positions)
+        var c = Self.configuration(vocabulary: 11, context: 5, layers: 2, width: 4, heads: 2, positions: positions)
+        c.attention = attention
+        c.attentionWindow = .all(2)  // Longformer: one token back, two layers
         let model = try CharacterLanguageModel(configuration: c, seed: 12)
         var random = TestRandom(seed: 13)
         var values = model.parameterValues()

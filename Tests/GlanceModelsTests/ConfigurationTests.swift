@@ -134,6 +134,16 @@ import Testing
             (#""model": {"num_buckets": [4, 6, 7]}"#, "model.num_buckets"),
             (#""model": {"num_buckets": 512}"#, "model.num_buckets"),
             (#""model": {"num_buckets": "many"}"#, "model.num_buckets"),
+            (#""model": {"attention_window": 7}"#, "model.attention_window"),
+            (#""model": {"attention_window": 0}"#, "model.attention_window"),
+            (#""model": {"attention_window": -4}"#, "model.attention_window"),
+            (#""model": {"attention_window": [8, 8]}"#, "model.attention_window"),
+            (#""model": {"attention_window": [8, 8, 6, 3]}"#, "model.attention_window"),
+            (#""model": {"attention_window": "wide"}"#, "model.attention_window"),
+            (#""model": {"attention_dilation": 0}"#, "model.attention_dilation"),
+            (#""model": {"attention_dilation": [1, 2]}"#, "model.attention_dilation"),
+            (#""model": {"attention_dilation": [1, 1, 1, -1]}"#, "model.attention_dilation"),
+            (#""model": {"attention_dilation": [[1, 1, 1, 1]]}"#, "model.attention_dilation"),
             (#""training": {"steps": 0}"#, "training.steps"),
             (#""training": {"batch_size": 0}"#, "training.batch_size"),
             (#""training": {"learning_rate": 0}"#, "training.learning_rate"),
@@ -190,6 +200,21 @@ import Testing
         #expect(configuration.output == "runs/x")
     }
 
+    @Test("Longformer settings: one window or one per layer; dilation for all heads, per head, or per layer and head")
+    func longformerSettings() throws {
+        let configuration = try Self.load(#"""
+        {"model": {"attention": "longformer", "layers": 2, "heads": 2, "d_model": 8, "attention_window": [4, 8],
+                   "attention_dilation": [[1, 1], [1, 3]]}, "data": {"corpus": "c"}}
+        """#).get()
+        let m = configuration.model
+        #expect(m.attention == "longformer" && m.attentionWindow(layer: 0) == 4 && m.attentionWindow(layer: 1) == 8)
+        #expect(m.attentionDilation(layer: 0) == [1, 1] && m.attentionDilation(layer: 1) == [1, 3])
+        let shared = try Self.load(#"{"model": {"attention": "longformer", "heads": 2, "d_model": 8, "attention_window": 128, "attention_dilation": [1, 2]}, "data": {"corpus": "c"}}"#).get()
+        #expect(shared.model.attentionWindow(layer: 3) == 128 && shared.model.attentionDilation(layer: 2) == [1, 2])
+        let one = try Self.load(#"{"model": {"attention_dilation": 2}, "data": {"corpus": "c"}}"#).get()
+        #expect(one.model.attentionDilation(layer: 0) == [2] && one.model.attentionWindow(layer: 0) == nil)
+    }
+
     @Test("every activation name loads", arguments: Activation.allCases)
     func activations(_ activation: Activation) throws {
         let configuration = try Self.load(#"{"data": {"corpus": "x"}, "model": {"activation": "\#(activation.rawValue)"}}"#).get()
@@ -224,6 +249,9 @@ import Testing
         configuration.model.context = 64
         configuration.model.activation = .glu
         configuration.training.gradientClip = 0
+        configuration.model.attention = "longformer"
+        configuration.model.attentionWindow = .perLayer([2, 4, 6, 8])
+        configuration.model.attentionDilation = .perLayer([[1, 2, 1, 2], [1, 1, 1, 1], [2, 2, 2, 2], [1, 1, 3, 3]])
         let data = try JSONEncoder().encode(configuration)
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }

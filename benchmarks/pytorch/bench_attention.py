@@ -6,6 +6,8 @@ Follows the contract shared with `glance bench`:
     bench_attention.py --mechanism full --length 1024,2048 [--batch 1] [--heads 8]
         [--head-dim 64] [--causal] [--backward] [--threads 2] [--repeat 5] [--warmup 1]
         [--k K] [--sharing headwise|key-value]   (linformer: lucidrains LinformerSelfAttention)
+        [--features M] [--kernel softmax|relu]   (performer: performer-pytorch SelfAttention)
+        [--window W] [--global G]                (longformer: transformers LongformerSelfAttention)
         [--qk-kernel K] [--logsparse-window W] [--logsparse-subsequence L]   (logsparse, dense-masked)
         [--hashes H] [--chunk C] [--buckets B]    (reformer: transformers LSHSelfAttention)
 
@@ -143,6 +145,52 @@ def build_reformer(torch, args):
     return ReformerAttention()
 
 
+def build_longformer(torch, args):
+    """Hugging Face transformers 5.24.0 LongformerSelfAttention (the reference of Glance's parity
+    tests) followed by the output nn.Linear(d, d) (LongformerSelfOutput.dense, without its
+    residual LayerNorm): attention_window = --window (default 512), global attention on the first
+    --global positions. Lengths that are not a multiple of the window are padded with masked
+    rows, as LongformerModel._pad_to_window_size does, and cut back. No causal mode and no
+    dilation: transformers has neither."""
+    from torch import nn
+    from transformers import LongformerConfig
+    from transformers.models.longformer.modeling_longformer import LongformerSelfAttention
+
+    if args.causal:
+        fail("--causal: transformers' Longformer has no causal (autoregressive) mode")
+    if args.dilation not in (None, "1"):
+        fail("--dilation: transformers' Longformer has no dilation")
+    window = args.window or 512
+    if window < 2 or window % 2:
+        fail(f"--window {window}: must be a positive even number")
+    d_model = args.heads * args.head_dim
+    config = LongformerConfig(hidden_size=d_model, num_attention_heads=args.heads, attention_window=[window],
+                              num_hidden_layers=1, attention_probs_dropout_prob=0.0)
+    global_count = args.global_tokens or 0
+    if global_count > args.current_length:
+        fail(f"--global {global_count} exceeds --length {args.current_length}")
+
+    class Longformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = LongformerSelfAttention(config, layer_id=0)
+            self.out = nn.Linear(d_model, d_model)
+
+        def forward(self, x):
+            b, n, _ = x.shape
+            padded = (n + window - 1) // window * window
+            if padded > n:
+                x = torch.cat([x, x.new_zeros(b, padded - n, d_model)], dim=1)
+            mask = x.new_zeros(b, padded)
+            mask[:, n:] = torch.finfo(x.dtype).min
+            mask[:, :global_count] = torch.finfo(x.dtype).max
+            y = self.attention(x, attention_mask=mask, is_index_masked=mask < 0, is_index_global_attn=mask > 0,
+                               is_global_attn=global_count > 0)[0]
+            return self.out(y[:, :n])
+
+    return Longformer()
+
+
 # Peak RSS right after `import torch` (several hundred MiB with the CUDA wheel),
 # reported so that peak_rss_bytes - import_rss_bytes isolates the layer's memory.
 IMPORT_RSS = [None]
@@ -155,6 +203,7 @@ MECHANISMS = {
     "performer": build_performer,
     "logsparse": build_logsparse,
     "reformer": build_reformer,
+    "longformer": build_longformer,
 }
 
 
@@ -181,6 +230,9 @@ def parse_args(argv=None):
     parser.add_argument("--hashes", type=positive_int, default=None, help="reformer: LSH hash rounds (default 1)")
     parser.add_argument("--chunk", type=positive_int, default=None, help="reformer: chunk length (default 64)")
     parser.add_argument("--buckets", default=None, help="reformer: even bucket count or factors 'a,b' (default: HF's choice)")
+    parser.add_argument("--window", type=positive_int, default=None, help="longformer: attention_window 2w (default 512)")
+    parser.add_argument("--global", dest="global_tokens", type=int, default=None, help="longformer: global tokens (the first G positions)")
+    parser.add_argument("--dilation", default=None, help="longformer: only 1 (transformers has no dilation)")
     return parser.parse_args(argv)
 
 
