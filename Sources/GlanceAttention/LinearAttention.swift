@@ -132,6 +132,16 @@ struct LinearAttentionKernel {
         }
     }
 
+    /// S += Σ_j φk_jᵀ [v_j 1] over every key of `slice`, block by block (bidirectional attention).
+    func accumulateKeyState<Source: FeatureSource>(_ source: Source, slice: Int, values: UnsafePointer<Float>,
+                                                   into state: UnsafeMutablePointer<Float>, buffer: UnsafeMutablePointer<Float>) {
+        for (start, rows) in blocks {
+            let kc = source.features(.key, slice: slice, start: start, rows: rows, buffer: buffer)
+            BLAS.sgemm(transposeA: true, transposeB: false, m: m, n: width, k: rows, a: kc, lda: m,
+                       b: values + start * width, ldb: width, beta: 1, c: state, ldc: width)
+        }
+    }
+
     func forward<Source: FeatureSource>(_ source: Source, values v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
                                         denominators: UnsafeMutablePointer<Float>) {
         let (pv, po, pz) = (SendablePointer(v), SendablePointer(out), SendablePointer(denominators))
@@ -149,11 +159,7 @@ struct LinearAttentionKernel {
                 augmented(pv.base + slice * n * d, into: values)
                 state.update(repeating: 0, count: m * width)
                 if !causal {
-                    for (start, rows) in blocks {
-                        let kc = source.features(.key, slice: slice, start: start, rows: rows, buffer: keyBuffer)
-                        BLAS.sgemm(transposeA: true, transposeB: false, m: m, n: width, k: rows, a: kc, lda: m,
-                                   b: values + start * width, ldb: width, beta: 1, c: state, ldc: width)
-                    }
+                    accumulateKeyState(source, slice: slice, values: values, into: state, buffer: keyBuffer)
                 }
                 for (start, rows) in blocks {
                     let qc = source.features(.query, slice: slice, start: start, rows: rows, buffer: queryBuffer)
@@ -243,11 +249,7 @@ struct LinearAttentionKernel {
                 reverse.update(repeating: 0, count: m * width)
                 if !causal {
                     // S = φkᵀ V'; dφq = G' Sᵀ; R = φqᵀ G'; dφk = V' Rᵀ; dV' = φk R.
-                    for (start, rows) in blocks {
-                        let kc = source.features(.key, slice: slice, start: start, rows: rows, buffer: keyBuffer)
-                        BLAS.sgemm(transposeA: true, transposeB: false, m: m, n: width, k: rows, a: kc, lda: m,
-                                   b: values + start * width, ldb: width, beta: 1, c: state, ldc: width)
-                    }
+                    accumulateKeyState(source, slice: slice, values: values, into: state, buffer: keyBuffer)
                     for (start, rows) in blocks {
                         let qc = source.features(.query, slice: slice, start: start, rows: rows, buffer: queryBuffer)
                         let gc = grads + start * width

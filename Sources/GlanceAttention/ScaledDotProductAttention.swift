@@ -48,25 +48,10 @@ public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values 
     guard recording else { return output }
     let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
     return output.recorded(from: [q, k, v]) { g in
-        var dq = Tensor.zeros(q.shape), dk = Tensor.zeros(k.shape), dv = Tensor.zeros(v.shape)
-        qd.withUnsafeBufferPointer { qb in
-            kd.withUnsafeBufferPointer { kb in
-                vd.withUnsafeBufferPointer { vb in
-                    g.withUnsafeBufferPointer { gb in
-                        dq.withUnsafeMutableBufferPointer { dqb in
-                            dk.withUnsafeMutableBufferPointer { dkb in
-                                dv.withUnsafeMutableBufferPointer { dvb in
-                                    geometry.backward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
-                                                      probabilities: probabilities.pointer, outputGradient: gb.baseAddress!,
-                                                      scale: alpha, dq: dqb.baseAddress!, dk: dkb.baseAddress!, dv: dvb.baseAddress!)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        attentionGradients(q: qd, k: kd, v: vd, outputGradient: g) { b in
+            geometry.backward(q: b.q, k: b.k, v: b.v, probabilities: probabilities.pointer, outputGradient: b.outputGradient,
+                              scale: alpha, dq: b.dq, dk: b.dk, dv: b.dv)
         }
-        return [dq, dk, dv]
     }
 }
 

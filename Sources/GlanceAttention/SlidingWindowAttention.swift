@@ -65,34 +65,18 @@ public func slidingWindowAttention(queries q: Tensor, keys k: Tensor, values v: 
     guard recording else { return output }
     let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
     return output.recorded(from: [q, k, v]) { g in
-        var dq = Tensor.zeros(q.shape), dk = Tensor.zeros(k.shape), dv = Tensor.zeros(v.shape)
         var dGlobalKeys = [Float](repeating: 0, count: globalKeys.count), dGlobalValues = [Float](repeating: 0, count: globalValues.count)
-        qd.withUnsafeBufferPointer { qb in
-            kd.withUnsafeBufferPointer { kb in
-                vd.withUnsafeBufferPointer { vb in
-                    g.withUnsafeBufferPointer { gb in
-                        dq.withUnsafeMutableBufferPointer { dqb in
-                            dk.withUnsafeMutableBufferPointer { dkb in
-                                dv.withUnsafeMutableBufferPointer { dvb in
-                                    dGlobalKeys.withUnsafeMutableBufferPointer { dgk in
-                                        dGlobalValues.withUnsafeMutableBufferPointer { dgv in
-                                            geometry.backward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!,
-                                                              globalKeys: globalKeys, globalValues: globalValues,
-                                                              probabilities: probabilities.pointer, outputGradient: gb.baseAddress!,
-                                                              dq: dqb.baseAddress!, dk: dkb.baseAddress!, dv: dvb.baseAddress!,
-                                                              dGlobalKeys: dgk.baseAddress, dGlobalValues: dgv.baseAddress)
-                                        }
-                                    }
-                                    geometry.scatterGlobal(dGlobalKeys, into: dkb.baseAddress!)
-                                    geometry.scatterGlobal(dGlobalValues, into: dvb.baseAddress!)
-                                }
-                            }
-                        }
-                    }
+        return attentionGradients(q: qd, k: kd, v: vd, outputGradient: g) { b in
+            dGlobalKeys.withUnsafeMutableBufferPointer { dgk in
+                dGlobalValues.withUnsafeMutableBufferPointer { dgv in
+                    geometry.backward(q: b.q, k: b.k, v: b.v, globalKeys: globalKeys, globalValues: globalValues,
+                                      probabilities: probabilities.pointer, outputGradient: b.outputGradient,
+                                      dq: b.dq, dk: b.dk, dv: b.dv, dGlobalKeys: dgk.baseAddress, dGlobalValues: dgv.baseAddress)
                 }
             }
+            geometry.scatterGlobal(dGlobalKeys, into: b.dk)
+            geometry.scatterGlobal(dGlobalValues, into: b.dv)
         }
-        return [dq, dk, dv]
     }
 }
 
