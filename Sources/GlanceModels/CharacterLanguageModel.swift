@@ -25,15 +25,8 @@ public final class CharacterLanguageModel: Module {
         var generator = RandomGenerator(seed: seed)
         _randomSource = RandomSource(seed: seed &+ 1)
         let std = TransformerBlock.initialStandardDeviation
-        tokenEmbedding = Embedding(count: c.vocabularySize, dimensions: c.modelDimensions, standardDeviation: std, generator: &generator)
-        if c.positions == "learned" {
-            learnedPositions = LearnedPositions(maximumLength: c.context, dimensions: c.modelDimensions, standardDeviation: std, generator: &generator)
-            _sinusoids = nil
-        } else {
-            learnedPositions = nil
-            _sinusoids = sinusoidalPositions(count: c.context, dimensions: c.modelDimensions)
-        }
-        embeddingDropout = Dropout(probability: c.dropout, source: _randomSource)
+        let input = InputEmbedding(c, source: _randomSource, generator: &generator)
+        (tokenEmbedding, learnedPositions, _sinusoids, embeddingDropout) = (input.tokenEmbedding, input.learnedPositions, input.sinusoids, input.dropout)
         blocks = try TransformerBlock.stack(c, causal: true, source: _randomSource, generator: &generator)
         finalNorm = LayerNorm(dimensions: c.modelDimensions)
         head = Linear(c.modelDimensions, c.vocabularySize, standardDeviation: std, generator: &generator)
@@ -45,8 +38,8 @@ public final class CharacterLanguageModel: Module {
         precondition(ids.shape.count == 2, "token ids must be [batch, length], got \(ids.shape)")
         let length = ids.shape[1]
         precondition(length <= configuration.context, "sequence of \(length) exceeds the model context \(configuration.context)")
-        let positions = learnedPositions?(count: length) ?? _sinusoids!.sliced(alongAxis: 0, 0..<length)
-        var x = embeddingDropout(tokenEmbedding(ids) + positions)
+        var x = InputEmbedding(tokenEmbedding: tokenEmbedding, learnedPositions: learnedPositions, sinusoids: _sinusoids,
+                               dropout: embeddingDropout)(ids)
         for block in blocks { x = block(x, mask: .causal) }
         return head(finalNorm(x))
     }

@@ -31,15 +31,8 @@ public final class TextClassifier: Module {
         var generator = RandomGenerator(seed: seed)
         _randomSource = RandomSource(seed: seed &+ 1)
         let std = TransformerBlock.initialStandardDeviation
-        tokenEmbedding = Embedding(count: c.vocabularySize, dimensions: c.modelDimensions, standardDeviation: std, generator: &generator)
-        if c.positions == "learned" {
-            learnedPositions = LearnedPositions(maximumLength: c.context, dimensions: c.modelDimensions, standardDeviation: std, generator: &generator)
-            _sinusoids = nil
-        } else {
-            learnedPositions = nil
-            _sinusoids = sinusoidalPositions(count: c.context, dimensions: c.modelDimensions)
-        }
-        embeddingDropout = Dropout(probability: c.dropout, source: _randomSource)
+        let input = InputEmbedding(c, source: _randomSource, generator: &generator)
+        (tokenEmbedding, learnedPositions, _sinusoids, embeddingDropout) = (input.tokenEmbedding, input.learnedPositions, input.sinusoids, input.dropout)
         blocks = try TransformerBlock.stack(c, causal: false, source: _randomSource, generator: &generator)
         finalNorm = LayerNorm(dimensions: c.modelDimensions)
         head = Linear(c.modelDimensions, classes, standardDeviation: std, generator: &generator)
@@ -54,8 +47,8 @@ public final class TextClassifier: Module {
         precondition(ids.shape.count == 2, "byte ids must be [batch, length], got \(ids.shape)")
         let (batch, length) = (ids.shape[0], ids.shape[1])
         precondition(length <= configuration.context, "document of \(length) bytes exceeds the model context \(configuration.context)")
-        let positions = learnedPositions?(count: length) ?? _sinusoids!.sliced(alongAxis: 0, 0..<length)
-        var x = embeddingDropout(tokenEmbedding(ids) + positions)
+        var x = InputEmbedding(tokenEmbedding: tokenEmbedding, learnedPositions: learnedPositions, sinusoids: _sinusoids,
+                               dropout: embeddingDropout)(ids)
         let mask = AttentionMask(keyPadding: keyPadding)
         for block in blocks { x = block(x, mask: mask) }
         let pooled = (finalNorm(x) * poolingWeights(batch: batch, length: length, keyPadding: keyPadding)).sum(alongAxis: 1)
