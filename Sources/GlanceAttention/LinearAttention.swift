@@ -125,6 +125,15 @@ struct LinearAttentionKernel {
         }
     }
 
+    /// c = a·bᵀ for two blocks of `rows` rows (leading dimension `depth`), masked to its lower
+    /// triangle (row i sees columns j ≤ i): the in-chunk scores of causal attention.
+    func lowerTriangularProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, depth: Int, rows: Int,
+                                into c: UnsafeMutablePointer<Float>) {
+        BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rows, k: depth, a: a, lda: depth,
+                   b: b, ldb: depth, c: c, ldc: chunk)
+        maskUpper(c, rows)
+    }
+
     /// Zeroes entries above the diagonal of a rows × rows block (leading dimension `chunk`).
     func maskUpper(_ scores: UnsafeMutablePointer<Float>, _ rows: Int) {
         for r in 0..<rows where r + 1 < rows {
@@ -166,9 +175,7 @@ struct LinearAttentionKernel {
                     if causal {
                         let kc = source.features(.key, slice: slice, start: start, rows: rows, buffer: keyBuffer)
                         let vc = values + start * width
-                        BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rows, k: m, a: qc, lda: m,
-                                   b: kc, ldb: m, c: scores, ldc: chunk)
-                        maskUpper(scores, rows)
+                        lowerTriangularProduct(qc, kc, depth: m, rows: rows, into: scores)
                         BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: width, k: rows, a: scores, lda: chunk,
                                    b: vc, ldb: width, c: numerators, ldc: width)
                         BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: width, k: m, a: qc, lda: m,
@@ -277,9 +284,7 @@ struct LinearAttentionKernel {
                     let qc = source.features(.query, slice: slice, start: start, rows: rows, buffer: queryBuffer)
                     let kc = source.features(.key, slice: slice, start: start, rows: rows, buffer: keyBuffer)
                     let vc = values + start * width, gc = grads + start * width
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rows, k: width, a: gc, lda: width,
-                               b: vc, ldb: width, c: gradientProducts, ldc: chunk)
-                    maskUpper(gradientProducts, rows)
+                    lowerTriangularProduct(gc, vc, depth: width, rows: rows, into: gradientProducts)
                     queryGradient(start, rows, qc) { dq in
                         BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: m, k: rows, a: gradientProducts, lda: chunk,
                                    b: kc, ldb: m, c: dq, ldc: m)
@@ -294,12 +299,8 @@ struct LinearAttentionKernel {
                     let qc = source.features(.query, slice: slice, start: start, rows: rows, buffer: queryBuffer)
                     let kc = source.features(.key, slice: slice, start: start, rows: rows, buffer: keyBuffer)
                     let vc = values + start * width, gc = grads + start * width
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rows, k: width, a: gc, lda: width,
-                               b: vc, ldb: width, c: gradientProducts, ldc: chunk)
-                    maskUpper(gradientProducts, rows)
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rows, k: m, a: qc, lda: m,
-                               b: kc, ldb: m, c: scores, ldc: chunk)
-                    maskUpper(scores, rows)
+                    lowerTriangularProduct(gc, vc, depth: width, rows: rows, into: gradientProducts)
+                    lowerTriangularProduct(qc, kc, depth: m, rows: rows, into: scores)
                     // dφk_c = Bᵀ φq_c + V'_c R'ᵀ
                     let dk = source.gradientDestination(.key, slice: slice, start: start, rows: rows, buffer: keyGradientBuffer)
                     BLAS.sgemm(transposeA: true, transposeB: false, m: rows, n: m, k: rows, a: gradientProducts, lda: chunk,
