@@ -6,7 +6,9 @@ import GlanceNN
 /// A decoder-only, pre-LN Transformer over bytes (or any small vocabulary).
 ///
 /// Initialization follows GPT-2: weights N(0, 0.02), the residual output projections
-/// N(0, 0.02/√(2·layers)), biases 0, LayerNorm 1/0; the LM head is untied.
+/// N(0, 0.02/√(2·layers)), biases 0, LayerNorm 1/0; the LM head is untied. With
+/// `reversible` (Reformer), the blocks form a ``reversibleTransformerStack(_:blocks:mask:randomSource:storingActivations:)``
+/// over the duplicated embeddings, and the final LayerNorm and the head read both halves.
 public final class CharacterLanguageModel: Module {
     public let configuration: LanguageModelConfiguration
     public let tokenEmbedding: Embedding
@@ -28,8 +30,9 @@ public final class CharacterLanguageModel: Module {
         let input = InputEmbedding(c, source: _randomSource, generator: &generator)
         (tokenEmbedding, learnedPositions, _sinusoids, embeddingDropout) = (input.tokenEmbedding, input.learnedPositions, input.sinusoids, input.dropout)
         blocks = try TransformerBlock.stack(c, causal: true, source: _randomSource, generator: &generator)
-        finalNorm = LayerNorm(dimensions: c.modelDimensions)
-        head = Linear(c.modelDimensions, c.vocabularySize, standardDeviation: std, generator: &generator)
+        let width = c.reversible ? 2 * c.modelDimensions : c.modelDimensions
+        finalNorm = LayerNorm(dimensions: width)
+        head = Linear(width, c.vocabularySize, standardDeviation: std, generator: &generator)
         super.init()
     }
 
@@ -40,7 +43,11 @@ public final class CharacterLanguageModel: Module {
         precondition(length <= configuration.context, "sequence of \(length) exceeds the model context \(configuration.context)")
         var x = InputEmbedding(tokenEmbedding: tokenEmbedding, learnedPositions: learnedPositions, sinusoids: _sinusoids,
                                dropout: embeddingDropout)(ids)
-        for block in blocks { x = block(x, mask: .causal) }
+        if configuration.reversible {
+            x = reversibleTransformerStack(concatenate([x, x], alongAxis: 2), blocks: blocks, mask: .causal, randomSource: _randomSource)
+        } else {
+            for block in blocks { x = block(x, mask: .causal) }
+        }
         return head(finalNorm(x))
     }
 

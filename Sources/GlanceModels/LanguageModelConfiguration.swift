@@ -89,6 +89,15 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     public var buckets: [Int]? = nil
     /// Reformer: seed of the random rotations (nil: drawn from the model's seed).
     public var hashSeed: UInt64? = nil
+    /// Reversible residual layers (Reformer): the embeddings are duplicated to a pair (x1, x2)
+    /// of width 2·d_model, each block maps it to (x1 + Attention(LN(x2)), x2 + FFN(LN(y1))), and
+    /// the backward pass recomputes activations instead of storing them; the final LayerNorm and
+    /// the head read the pair (2·d_model). The recomputation replays dropout masks and LSH sort
+    /// orders, so gradients equal those of the stored computation.
+    public var reversible = false
+    /// Feed-forward positions processed at a time (Hugging Face's `chunk_size_feed_forward`;
+    /// nil: all at once).
+    public var feedForwardChunk: Int? = nil
     /// Longformer: Hugging Face's `attention_window` (2w, even), for all layers or per layer (nil: 512).
     public var attentionWindow: PerLayerValue? = nil
     /// Longformer: dilation, for all heads, per head, or per layer and head (nil: 1).
@@ -106,6 +115,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         case lshHashes = "lsh_num_hashes", lshChunkLength = "lsh_chunk_length", lshChunksBefore = "lsh_num_chunks_before"
         case lshChunksAfter = "lsh_num_chunks_after", buckets = "num_buckets", hashSeed = "hash_seed"
         case attentionWindow = "attention_window", attentionDilation = "attention_dilation"
+        case reversible, feedForwardChunk = "chunk_size_feed_forward"
     }
 
     public init() {}
@@ -153,6 +163,8 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
             }
         }
         hashSeed = try c.decodeIfPresent(UInt64.self, forKey: .hashSeed)
+        reversible = try c.value(.reversible, default: d.reversible)
+        feedForwardChunk = try c.decodeIfPresent(Int.self, forKey: .feedForwardChunk)
     }
 
     /// Longformer's `attention_window` for layer `layer` (nil: the mechanism's default).
@@ -230,6 +242,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         if let logSparseSubsequence, logSparseSubsequence < 1 {
             throw ConfigurationValueError(field: "model.logsparse_subsequence", reason: "must be at least 1, got \(logSparseSubsequence)")
         }
+        if let feedForwardChunk { try positive(feedForwardChunk, "chunk_size_feed_forward") }
         if let lshHashes { try positive(lshHashes, "lsh_num_hashes") }
         if let lshChunkLength { try positive(lshChunkLength, "lsh_chunk_length") }
         for (value, field) in [(lshChunksBefore, "lsh_num_chunks_before"), (lshChunksAfter, "lsh_num_chunks_after")] {

@@ -11,20 +11,32 @@ public final class TransformerBlock: Module {
     public let feedForward: FeedForward
     public let feedForwardDropout: Dropout
 
-    public init(attention: any AttentionMechanism, feedForward: FeedForward, dropout: Float, source: RandomSource) {
+    /// `normEpsilon` is both LayerNorms' ε (Hugging Face's `layer_norm_eps`).
+    public init(attention: any AttentionMechanism, feedForward: FeedForward, dropout: Float, source: RandomSource,
+                normEpsilon: Float = 1e-5) {
         let width = attention.modelDimensions
-        attentionNorm = LayerNorm(dimensions: width)
+        attentionNorm = LayerNorm(dimensions: width, epsilon: normEpsilon)
         self.attention = attention
         attentionDropout = Dropout(probability: dropout, source: source)
-        feedForwardNorm = LayerNorm(dimensions: width)
+        feedForwardNorm = LayerNorm(dimensions: width, epsilon: normEpsilon)
         self.feedForward = feedForward
         feedForwardDropout = Dropout(probability: dropout, source: source)
         super.init()
     }
 
     public func callAsFunction(_ x: Tensor, mask: AttentionMask) -> Tensor {
-        let attended = x + attentionDropout(attention(attentionNorm(x), mask: mask))
-        return attended + feedForwardDropout(feedForward(feedForwardNorm(attended)))
+        let attended = x + attentionSublayer(x, mask: mask)
+        return attended + feedForwardSublayer(attended)
+    }
+
+    /// The attention branch, Dropout(Attention(LN(x))), without its residual.
+    public func attentionSublayer(_ x: Tensor, mask: AttentionMask) -> Tensor {
+        attentionDropout(attention(attentionNorm(x), mask: mask))
+    }
+
+    /// The feed-forward branch, Dropout(FFN(LN(x))), without its residual.
+    public func feedForwardSublayer(_ x: Tensor) -> Tensor {
+        feedForwardDropout(feedForward(feedForwardNorm(x)))
     }
 }
 
@@ -67,7 +79,7 @@ extension TransformerBlock {
             }
             let feedForward = FeedForward(dimensions: c.modelDimensions, hiddenDimensions: c.feedForwardMultiplier * c.modelDimensions,
                                           activation: c.activation, standardDeviation: std, outputStandardDeviation: residualStd,
-                                          generator: &generator)
+                                          chunkLength: c.feedForwardChunk, generator: &generator)
             blocks.append(TransformerBlock(attention: attention, feedForward: feedForward, dropout: c.dropout, source: source))
         }
         return blocks

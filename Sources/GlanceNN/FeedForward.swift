@@ -29,20 +29,33 @@ public final class FeedForward: Module, UnaryLayer {
     public let output: Linear
     public let activation: Activation
     public let dropout: Dropout?
+    /// When set, positions go through `chunkLength` at a time along axis 1, so that only one
+    /// chunk's hidden layer is alive at once (Reformer's chunked feed-forward, see
+    /// ``chunkedApply(_:chunkLength:alongAxis:parameters:_:)``). Not with dropout, whose mask the
+    /// recomputing backward could not replay.
+    public let chunkLength: Int?
 
     /// `outputStandardDeviation` lets deep models scale the residual projection's init.
     public init(dimensions: Int, hiddenDimensions: Int, activation: Activation = .gelu,
                 dropout: Dropout? = nil, standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil,
-                generator: inout RandomGenerator) {
+                chunkLength: Int? = nil, generator: inout RandomGenerator) {
+        precondition(chunkLength.map { $0 >= 1 } ?? true, "chunkLength must be at least 1, got \(chunkLength!)")
+        precondition(chunkLength == nil || dropout == nil, "a chunked feed-forward cannot have inner dropout")
         let width = activation == .glu ? 2 * hiddenDimensions : hiddenDimensions
         input = Linear(dimensions, width, standardDeviation: standardDeviation, generator: &generator)
         output = Linear(hiddenDimensions, dimensions, standardDeviation: outputStandardDeviation ?? standardDeviation, generator: &generator)
         self.activation = activation
         self.dropout = dropout
+        self.chunkLength = chunkLength
         super.init()
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        guard let chunkLength, x.rank >= 2 else { return positionwise(x) }
+        return chunkedApply(x, chunkLength: chunkLength, alongAxis: 1, parameters: namedParameters().map(\.parameter.value), positionwise)
+    }
+
+    private func positionwise(_ x: Tensor) -> Tensor {
         var hidden = activation(input(x))
         if let dropout { hidden = dropout(hidden) }
         return output(hidden)

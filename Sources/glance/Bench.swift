@@ -48,6 +48,14 @@ struct Bench: ParsableCommand {
     @Option(help: "Longformer: attention window 2w, even (w tokens on each side; Hugging Face's attention_window; default 512).") var window: Int?
     @Option(help: "Longformer: number of global tokens, the first G positions (default 0).") var global: Int?
     @Option(help: "Longformer: dilation, one value or one per head, comma-separated (default 1).") var dilation: String?
+    @Option(name: .customLong("model-depth"), help: "Time a whole stack of L blocks (attention + feed-forward) instead of one layer; see --reversible.")
+    var modelDepth: Int?
+    @Flag(help: "--model-depth: the reversible backward (Reformer), which recomputes activations instead of storing them.")
+    var reversible = false
+    @Option(name: .customLong("feed-forward-chunk"), help: "--model-depth: feed-forward positions at a time (chunked feed-forward).")
+    var feedForwardChunk: Int?
+    @Flag(name: .customLong("check-gradients"), help: "--model-depth: also run the stack the other way and report the largest relative gradient difference.")
+    var checkGradients = false
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -57,6 +65,12 @@ struct Bench: ParsableCommand {
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
         guard size >= 1 else { throw ValidationError("--size must be at least 1, got \(size)") }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
+        if let modelDepth, modelDepth < 1 { throw ValidationError("--model-depth must be at least 1, got \(modelDepth)") }
+        if let feedForwardChunk, feedForwardChunk < 1 { throw ValidationError("--feed-forward-chunk must be at least 1, got \(feedForwardChunk)") }
+        if modelDepth == nil, let flag = [(reversible, "--reversible"), (feedForwardChunk != nil, "--feed-forward-chunk"),
+                                          (checkGradients, "--check-gradients")].first(where: \.0)?.1 {
+            throw ValidationError("\(flag) applies to a whole stack: add --model-depth L")
+        }
         if let features, features < 1 { throw ValidationError("--features must be at least 1, got \(features)") }
         if let kernel, kernel != "softmax" && kernel != "relu" { throw ValidationError("--kernel must be softmax or relu, got '\(kernel)'") }
         if let qkKernel, qkKernel < 1 { throw ValidationError("--qk-kernel must be at least 1, got \(qkKernel)") }
@@ -164,6 +178,7 @@ struct Bench: ParsableCommand {
         compute.apply()
         if gemm { return try runGemm() }
         if fidelity { return try runFidelity() }
+        if let modelDepth { return try runStack(depth: modelDepth) }
         for n in try lengths() {
             var generator = RandomGenerator(seed: 0)
             let layer = try AttentionRegistry.make(settings(length: n), generator: &generator)
@@ -173,13 +188,9 @@ struct Bench: ParsableCommand {
             var backwardTime: Double? = nil
             if backward {
                 let seed = Tensor.randomNormal(shape: input.shape, generator: &generator)
+                let parameters = layer.trainableParameters().map(\.parameter)
                 backwardTime = medianMilliseconds(repeats: `repeat`) {
-                    let x = input.requiringGradient()
-                    let parameters = layer.trainableParameters().map(\.parameter)
-                    for p in parameters { p.value = p.value.requiringGradient() }
-                    let out = withGradients { apply(layer, x, mask: mask) }
-                    _ = gradients(of: out, seed: seed, withRespectTo: [x] + parameters.map(\.value))
-                    for p in parameters { p.value = p.value.detached() }
+                    _ = inputAndWeightGradients(input: input, seed: seed, parameters: parameters) { apply(layer, $0, mask: mask) }
                 }
             }
             var fields: [String: Any] = [

@@ -26,6 +26,9 @@ import Testing
         (["--mechanism", "performer", "--window", "8"], "--window"),
         (["--mechanism", "longformer", "--dilation", "0"], "--dilation"),
         (["--mechanism", "longformer", "--dilation", "1,2,3"], "--dilation"),
+        (["--mechanism", "reformer", "--reversible"], "--model-depth"),
+        (["--mechanism", "reformer", "--model-depth", "0"], "--model-depth"),
+        (["--mechanism", "reformer", "--model-depth", "2", "--feed-forward-chunk", "0"], "--feed-forward-chunk"),
     ])
     func badOptions(_ options: [String], _ named: String) throws {
         let workspace = try Workspace()
@@ -58,6 +61,20 @@ import Testing
         if options[1] == "longformer" {
             #expect(object["window"] as? Int == Int(options[3]) && object["global"] != nil, "\(result.standardOutput)")
         }
+    }
+
+    @Test("--model-depth runs a whole stack; the reversible backward's gradients equal the stored stack's")
+    func reversibleStack() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let result = try glance(["bench", "--mechanism", "reformer", "--hashes", "2", "--chunk", "8", "--causal", "--length", "64", "--heads", "2",
+                                 "--head-dim", "8", "--model-depth", "3", "--reversible", "--feed-forward-chunk", "16", "--check-gradients",
+                                 "--repeat", "1", "--json"], in: workspace.folder)
+        try #require(result.status == 0, "\(result)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        #expect(object["depth"] as? Int == 3 && object["reversible"] as? Bool == true, "\(result.standardOutput)")
+        #expect(object["peak_rss_bytes"] as? Int ?? 0 > 0 && object["weight_and_gradient_bytes"] as? Int ?? 0 > 0)
+        #expect(try #require(object["gradient_relative_error"] as? Double) < 1e-4, "\(result.standardOutput)")
     }
 
     @Test("--fidelity of longformer falls as the window grows, to zero when it covers the sequence")

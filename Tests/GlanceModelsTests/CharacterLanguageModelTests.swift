@@ -47,6 +47,41 @@ import Testing
         }
     }
 
+    @Test("a reversible LM reads the pair of halves in its head and stays causal")
+    func reversibleModelIsCausal() throws {
+        var c = Self.configuration(context: 24, layers: 2, width: 8)
+        (c.reversible, c.feedForwardChunk) = (true, 8)
+        let model = try CharacterLanguageModel(configuration: c, seed: 1)
+        #expect(model.finalNorm.weight?.shape == [16] && model.head.weight.shape == [256, 16])
+        var random = TestRandom(seed: 2)
+        let ids = random.indices([2, 24], below: 256)
+        var changed = ids.values
+        changed[20] = (changed[20] + 1) % 256
+        let (a, b) = withoutGradients { (model(ids), model(IndexTensor(changed, shape: [2, 24]))) }
+        #expect(a.sliced(alongAxis: 1, 0..<20).scalars == b.sliced(alongAxis: 1, 0..<20).scalars)
+    }
+
+    /// (LSH attention itself is not prefix-invariant: a later token's bucket moves the chunk
+    /// boundaries of the sorted sequence, and so which earlier keys an earlier query meets.)
+    @Test("a reversible Reformer LM with dropout and chunked feed-forward trains: its loss falls")
+    func reversibleReformerTrains() throws {
+        var c = Self.configuration(context: 24, layers: 2, width: 8)
+        c.attention = "reformer"
+        (c.lshHashes, c.lshChunkLength, c.hashSeed, c.reversible, c.feedForwardChunk, c.dropout) = (2, 4, 5, true, 8, 0.1)
+        let model = try CharacterLanguageModel(configuration: c, seed: 1)
+        var random = TestRandom(seed: 2)
+        let ids = random.indices([2, 24], below: 256)
+        let targets = Array(ids.values.dropFirst()) + [0]
+        let optimizer = AdamW(learningRate: 1e-2)
+        var losses: [Float] = []
+        for _ in 0..<8 {
+            let (loss, gradients) = valueAndGradient(model: model) { $0.loss(inputs: ids, targets: targets) }
+            losses.append(loss.scalars[0])
+            optimizer.update(model: model, gradients: gradients)
+        }
+        #expect(losses.last! < losses.first! - 0.5, "\(losses)")
+    }
+
     @Test("parameter keys and count follow the configuration")
     func parameters() throws {
         let c = Self.configuration(vocabulary: 20, context: 8, layers: 2, width: 8)

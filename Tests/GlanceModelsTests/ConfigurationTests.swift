@@ -129,6 +129,8 @@ import Testing
             (#""model": {"logsparse_subsequence": 0}"#, "model.logsparse_subsequence"),
             (#""model": {"lsh_num_hashes": 0}"#, "model.lsh_num_hashes"),
             (#""model": {"lsh_chunk_length": 0}"#, "model.lsh_chunk_length"),
+            (#""model": {"chunk_size_feed_forward": 0}"#, "model.chunk_size_feed_forward"),
+            (#""model": {"reversible": "yes"}"#, "model.reversible"),
             (#""model": {"lsh_num_chunks_before": -1}"#, "model.lsh_num_chunks_before"),
             (#""model": {"num_buckets": 3}"#, "model.num_buckets"),
             (#""model": {"num_buckets": [4, 6, 7]}"#, "model.num_buckets"),

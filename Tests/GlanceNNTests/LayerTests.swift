@@ -203,6 +203,21 @@ func randomizeParameters(_ model: Module, seed: UInt64, standardDeviation: Float
         expectGradientsMatch([x], "gatedLinearUnit") { gatedLinearUnit($0[0]) }
     }
 
+    @Test("a chunked feed-forward gives the unchunked outputs and gradients", arguments: [1, 4, 9])
+    func chunkedFeedForward(_ chunk: Int) {
+        var generator = RandomGenerator(seed: 225)
+        let whole = FeedForward(dimensions: 3, hiddenDimensions: 8, generator: &generator)
+        let chunked = FeedForward(dimensions: 3, hiddenDimensions: 8, chunkLength: chunk, generator: &generator)
+        try! chunked.update(parameters: whole.parameterValues())
+        let x = randomTensor([2, 9, 3], seed: 226)
+        #expect(isClose(chunked(x).scalars, whole(x).scalars, relativeTolerance: 1e-6))
+        let (_, wholeGradients) = valueAndGradient(model: whole) { (f: FeedForward) in (f(x) * f(x)).sum() }
+        let (_, chunkedGradients) = valueAndGradient(model: chunked) { (f: FeedForward) in (f(x) * f(x)).sum() }
+        for (key, gradient) in wholeGradients {
+            #expect(isClose(chunkedGradients[key]!.scalars, gradient.scalars, relativeTolerance: 1e-5), "\(key)")
+        }
+    }
+
     @Test func feedForwardDropoutOnlyInTraining() {
         var generator = RandomGenerator(seed: 223)
         let block = FeedForward(dimensions: 3, hiddenDimensions: 64, activation: .relu,

@@ -58,3 +58,17 @@ public func reversibleResidualStack(_ input: Tensor, layers: [ReversibleLayer]) 
         return [wantsInput ? concatenate([dy1, dy2], alongAxis: axis) : nil] + parameters.map { _ in nil }
     }
 }
+
+/// The computation of ``reversibleResidualStack(_:layers:)`` with every activation kept for
+/// an ordinary backward pass: the reference its gradients are checked against, and the
+/// baseline of its memory saving.
+public func storedResidualStack(_ input: Tensor, layers: [ReversibleLayer]) -> Tensor {
+    let axis = input.rank - 1, half = input.shape[axis] / 2
+    precondition(input.rank >= 1 && input.shape[axis] % 2 == 0, "a reversible stack splits the last axis in two halves, got shape \(input.shape)")
+    var y1 = input.sliced(alongAxis: axis, 0..<half), y2 = input.sliced(alongAxis: axis, half..<(2 * half))
+    for layer in layers {
+        y1 = y1 + layer.f(y2)
+        y2 = y2 + layer.g(y1)
+    }
+    return concatenate([y1, y2], alongAxis: axis)
+}

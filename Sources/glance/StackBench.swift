@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import GlanceAttention
+import GlanceCore
+import GlanceModels
+import GlanceNN
+
+extension Bench {
+    /// `--model-depth L`: a whole stack of L blocks (the mechanism's attention and a 4·d
+    /// feed-forward) wired as Reformer's residual pair on a [batch, n, 2d] input, run with the
+    /// reversible backward (`--reversible`) or storing its activations. Reports the median
+    /// forward and forward + backward times, the process's peak RSS and the bytes of the
+    /// weights and their gradients; `--check-gradients` also runs the other form and reports
+    /// the largest relative difference of the input's and the weights' gradients.
+    func runStack(depth: Int) throws {
+        for n in try lengths() {
+            var generator = RandomGenerator(seed: 0)
+            let width = heads * headDim, source = RandomSource(seed: 1)
+            let blocks = try (0..<depth).map { _ in
+                let attention = try AttentionRegistry.make(settings(length: n), generator: &generator)
+                let feedForward = FeedForward(dimensions: width, hiddenDimensions: 4 * width, chunkLength: feedForwardChunk, generator: &generator)
+                return TransformerBlock(attention: attention, feedForward: feedForward, dropout: 0, source: source)
+            }
+            let parameters = blocks.flatMap { $0.trainableParameters().map(\.parameter) }
+            let input = Tensor.randomNormal(shape: [batch, n, 2 * width], generator: &generator)
+            let seed = Tensor.randomNormal(shape: input.shape, generator: &generator)
+            let mask = AttentionMask(causal: causal)
+            func stack(_ x: Tensor, reversible: Bool) -> Tensor {
+                reversibleTransformerStack(x, blocks: blocks, mask: mask, storingActivations: !reversible)
+            }
+            let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { stack(input, reversible: reversible) } }
+            var gradientsOfRun: [Tensor] = []
+            let total = medianMilliseconds(repeats: `repeat`) {
+                gradientsOfRun = inputAndWeightGradients(input: input, seed: seed, parameters: parameters) { stack($0, reversible: reversible) }
+            }
+            let peak = peakResidentBytes()
+            let weightBytes = parameters.reduce(0) { $0 + $1.value.count } * MemoryLayout<Float>.size
+            var fields: [String: Any] = [
+                "mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim, "causal": causal, "depth": depth,
+                "reversible": reversible, "forward_ms": rounded(forward), "backward_ms": rounded(total), "peak_rss_bytes": peak,
+                "weight_and_gradient_bytes": 2 * weightBytes, "threads": Threading.count,
+            ]
+            var order = ["mechanism", "length", "batch", "heads", "head_dim", "causal", "depth", "reversible", "forward_ms", "backward_ms",
+                         "peak_rss_bytes", "weight_and_gradient_bytes", "threads"]
+            if checkGradients {
+                let other = inputAndWeightGradients(input: input, seed: seed, parameters: parameters) { stack($0, reversible: !reversible) }
+                fields["gradient_relative_error"] = zip(gradientsOfRun, other).map { relativeDifference($0, $1) }.max() ?? 0
+                order.append("gradient_relative_error")
+            }
+            report(fields, order: order)
+        }
+    }
+}
+
+/// The gradients of ⟨body(input), seed⟩ with respect to `input` and then each of `parameters`.
+func inputAndWeightGradients(input: Tensor, seed: Tensor, parameters: [Parameter], _ body: (Tensor) -> Tensor) -> [Tensor] {
+    let x = input.requiringGradient()
+    for p in parameters { p.value = p.value.requiringGradient() }
+    defer { for p in parameters { p.value = p.value.detached() } }
+    let out = withGradients { body(x) }
+    return gradients(of: out, seed: seed, withRespectTo: [x] + parameters.map(\.value))
+}
+
+/// ‖a − b‖ / ‖b‖ (0 when both are zero).
+func relativeDifference(_ a: Tensor, _ b: Tensor) -> Double {
+    var difference = 0.0, norm = 0.0
+    for (x, y) in zip(a.scalars, b.scalars) {
+        difference += Double(x - y) * Double(x - y)
+        norm += Double(y) * Double(y)
+    }
+    return norm == 0 ? difference.squareRoot() : (difference / norm).squareRoot()
+}
