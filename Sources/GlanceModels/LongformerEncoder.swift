@@ -33,15 +33,9 @@ public final class LongformerEncoder: Module {
     /// model.safetensors (keys of `LongformerModel`, or of a task model whose encoder sits
     /// under `longformer.`; heads and the pooler are ignored).
     public static func load(folder: URL) throws -> LongformerEncoder {
-        let configURL = folder.appendingPathComponent("config.json")
-        let weightsURL = folder.appendingPathComponent("model.safetensors")
-        let configuration = try LongformerModelConfiguration.read(from: configURL)
-        guard FileManager.default.fileExists(atPath: weightsURL.path) else {
-            throw LongformerCheckpointError.missingFile(path: weightsURL.path,
-                                                        hint: "Glance reads model.safetensors (a pytorch_model.bin can be converted with safetensors' convert script)")
-        }
+        let configuration = try PretrainedCheckpoint.configuration(LongformerModelConfiguration.self, in: folder)
         let model = try LongformerEncoder(configuration: configuration)
-        let tensors = try SafeTensors.read(from: weightsURL).tensors
+        let (weightsURL, tensors) = try PretrainedCheckpoint.weights(in: folder)
         do {
             try model.update(parameters: try sanitize(tensors, layers: configuration.layers))
         } catch let error as ParameterLoadingError {
@@ -89,21 +83,11 @@ public final class LongformerEncoder: Module {
     /// sequences longer than the position table, or masks of the wrong shape.
     public func callAsFunction(inputIDs: [[Int]], attentionMask: [[Bool]]? = nil, globalAttention: [[Bool]]? = nil) throws -> Tensor {
         let c = configuration
-        guard let length = inputIDs.first?.count, length > 0, inputIDs.allSatisfy({ $0.count == length }) else {
-            throw LongformerInputError(input: "input_ids", reason: "needs one or more rows of the same, non-zero length")
-        }
-        let batch = inputIDs.count
-        if let bad = inputIDs.joined().first(where: { $0 < 0 || $0 >= c.vocabularySize }) {
-            throw LongformerInputError(input: "input_ids", reason: "token id \(bad) is outside the vocabulary 0..<\(c.vocabularySize)")
-        }
+        let (batch, length) = try checkTokenRows(inputIDs, vocabularySize: c.vocabularySize,
+                                                 masks: [("attention_mask", attentionMask), ("global_attention", globalAttention)])
         guard length + c.padTokenID < c.maximumPositions else {
-            throw LongformerInputError(input: "input_ids",
-                                       reason: "\(length) tokens need position ids up to \(length + c.padTokenID), but the model has max_position_embeddings = \(c.maximumPositions)")
-        }
-        for (name, mask) in [("attention_mask", attentionMask), ("global_attention", globalAttention)] {
-            if let mask, mask.count != batch || mask.contains(where: { $0.count != length }) {
-                throw LongformerInputError(input: name, reason: "must be \(batch) × \(length) like input_ids")
-            }
+            throw ModelInputError(input: "input_ids",
+                                  reason: "\(length) tokens need position ids up to \(length + c.padTokenID), but the model has max_position_embeddings = \(c.maximumPositions)")
         }
         let keep = attentionMask.flatMap { rows in rows.allSatisfy { !$0.contains(false) } ? nil : rows }
         let mask = AttentionMask(keyPadding: keep)
@@ -176,7 +160,7 @@ public final class LongformerLayer: Module {
 
 /// The fields of a Hugging Face `LongformerConfig` (config.json) that the encoder uses;
 /// other fields are ignored. Defaults are transformers 5.24.0's.
-public struct LongformerModelConfiguration: Codable, Equatable, Sendable {
+public struct LongformerModelConfiguration: PretrainedConfiguration, Codable, Equatable, Sendable {
     public var modelType: String
     public var vocabularySize = 30522
     public var hiddenSize = 768
@@ -217,37 +201,10 @@ public struct LongformerModelConfiguration: Codable, Equatable, Sendable {
         attentionWindow = try c.decodeIfPresent(PerLayerValue.self, forKey: .attentionWindow) ?? d.attentionWindow
     }
 
-    /// Reads config.json; errors name the file and the field.
-    public static func read(from url: URL) throws -> LongformerModelConfiguration {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw LongformerCheckpointError.missingFile(path: url.path, hint: "a Hugging Face model folder holds config.json and model.safetensors")
-        }
-        let configuration: LongformerModelConfiguration
-        do {
-            configuration = try JSONDecoder().decode(LongformerModelConfiguration.self, from: data)
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw LongformerCheckpointError.invalid(path: url.path, field: field.isEmpty ? "(file)" : field, reason: context.debugDescription)
-        } catch {
-            throw LongformerCheckpointError.invalid(path: url.path, field: "(file)", reason: "is not a JSON object (\(error.localizedDescription))")
-        }
-        do { try configuration.validate() } catch let error as ConfigurationValueError {
-            throw LongformerCheckpointError.invalid(path: url.path, field: error.field, reason: error.reason)
-        }
-        return configuration
-    }
-
     public func attentionWindow(layer: Int) -> Int { attentionWindow.value(layer: layer) }
 
     /// The feed-forward activation of `hidden_act`.
-    func activation() throws -> Activation {
-        switch hiddenActivation {
-        case "gelu": return .gelu
-        case "relu": return .relu
-        case "silu", "swish": return .silu
-        default: throw ConfigurationValueError(field: "hidden_act", reason: "'\(hiddenActivation)' is not supported (gelu, relu, silu)")
-        }
-    }
+    func activation() throws -> Activation { try huggingFaceActivation(named: hiddenActivation) }
 
     public func validate() throws {
         guard modelType == "longformer" else {
@@ -274,24 +231,4 @@ public struct LongformerModelConfiguration: Codable, Equatable, Sendable {
         }
         _ = try activation()
     }
-}
-
-/// A model folder that cannot be read as a Longformer checkpoint.
-public enum LongformerCheckpointError: Error, CustomStringConvertible, Equatable {
-    case missingFile(path: String, hint: String)
-    case invalid(path: String, field: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .missingFile(path, hint): "\(path) does not exist (\(hint))"
-        case let .invalid(path, field, reason): "\(path): '\(field)' \(reason)"
-        }
-    }
-}
-
-/// Inputs that do not fit the model; `input` names the argument.
-public struct LongformerInputError: Error, CustomStringConvertible, Equatable {
-    public let input: String
-    public let reason: String
-    public var description: String { "\(input): \(reason)" }
 }

@@ -4,11 +4,27 @@ import GlanceCore
 import GlanceData
 import GlanceModels
 
-/// `glance generate`: samples text from a trained run.
+/// `glance generate`: samples text from a trained run or a Hugging Face Reformer folder.
 struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Sample text from a trained character-level model.")
+    static let configuration = CommandConfiguration(
+        abstract: "Sample text from a trained character-level model or a Hugging Face Reformer folder.",
+        discussion: """
+        With --config, the model is the checkpoint of a Glance training run. With --model, it is \
+        a Hugging Face ReformerModelWithLMHead folder (config.json with model_type "reformer" and \
+        is_decoder true, and model.safetensors), e.g. google/reformer-enwik8. Such a model reads \
+        bytes as ids with an offset: token id = byte + --byte-offset. The default offset is \
+        vocab_size − 256 when the vocabulary is larger than the 256 bytes (the ids below are \
+        special tokens: reformer-enwik8 has vocab_size 258, so byte b is id b + 2), else 0. \
+        Only byte ids are sampled. The whole context (up to max_position_embeddings, and the \
+        axial position grid) is recomputed for each new byte, with the LSH rotations drawn \
+        from hash_seed or a fixed seed (see glance run --help).
+        """
+    )
 
-    @Option(help: "The run's training configuration (JSON).") var config: String
+    @Option(help: "The run's training configuration (JSON).") var config: String?
+    @Option(help: "A Hugging Face Reformer model folder (config.json + model.safetensors), instead of --config.") var model: String?
+    @Option(name: .customLong("byte-offset"), help: "With --model: token id of byte 0 (default: vocab_size − 256 if positive, else 0).")
+    var byteOffset: Int?
     @Option(help: "Text to continue.") var prompt = ""
     @Option(help: "Bytes to generate.") var length = 200
     @Option(help: "Sampling temperature (0: always the most likely byte).") var temperature: Float = 0.8
@@ -18,6 +34,10 @@ struct Generate: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        guard (config == nil) != (model == nil) else { throw ValidationError("give either --config (a Glance run) or --model (a Hugging Face Reformer folder)") }
+        if model != nil, output != nil { throw ValidationError("--output applies to --config runs only") }
+        if config != nil, byteOffset != nil { throw ValidationError("--byte-offset applies to --model only") }
+        if let byteOffset, byteOffset < 0 { throw ValidationError("--byte-offset must be at least 0, got \(byteOffset)") }
         guard length >= 1 else { throw ValidationError("--length must be at least 1, got \(length)") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be non-negative, got \(temperature)") }
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
@@ -25,6 +45,14 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        if let model {
+            try generateWithReformer(folder: URL(fileURLWithPath: model))
+        } else if let config {
+            try generateWithRun(config: config)
+        }
+    }
+
+    func generateWithRun(config: String) throws {
         let configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
         let model = try CharacterLanguageModel(configuration: configuration.model, seed: configuration.training.seed)
         let checkpoint = URL(fileURLWithPath: output ?? configuration.output).appendingPathComponent(LanguageModelTrainer.checkpointName)
@@ -38,5 +66,27 @@ struct Generate: ParsableCommand {
         var generator = RandomGenerator(seed: seed)
         let tokens = model.generate(prompt: Array(prompt.utf8).map(Int.init), count: length, temperature: temperature, topK: topK, generator: &generator)
         print(prompt + String(decoding: tokens.map { UInt8(clamping: $0) }, as: UTF8.self))
+    }
+
+    func generateWithReformer(folder: URL) throws {
+        let type = try PretrainedModelType.of(folder: folder)
+        guard type == .reformer else {
+            throw CommandFailure("--model \(folder.path) is a \(type.rawValue) model; glance generate --model needs a Reformer language model")
+        }
+        let bytes = prompt.isEmpty ? [UInt8(ascii: "\n")] : Array(prompt.utf8)
+        let reformer = try ReformerLanguageModel.load(folder: folder, bucketLength: bytes.count + length)
+        let vocabulary = reformer.configuration.vocabularySize
+        guard reformer.configuration.isDecoder else {
+            throw CommandFailure("\(folder.path): is_decoder is false, so this is a masked language model; it cannot generate text left to right")
+        }
+        let offset = byteOffset ?? Swift.max(0, vocabulary - 256)
+        guard offset < vocabulary else { throw CommandFailure("--byte-offset \(offset) leaves no byte inside the vocabulary 0..<\(vocabulary)") }
+        if let byte = bytes.first(where: { Int($0) + offset >= vocabulary }) {
+            throw CommandFailure("--prompt: byte \(byte) is id \(Int(byte) + offset), outside the vocabulary 0..<\(vocabulary) (byte offset \(offset))")
+        }
+        var generator = RandomGenerator(seed: seed)
+        let ids = try reformer.generate(prompt: bytes.map { Int($0) + offset }, count: length, temperature: temperature, topK: topK,
+                                        candidates: offset..<Swift.min(offset + 256, vocabulary), generator: &generator)
+        print(prompt + String(decoding: ids.map { UInt8($0 - offset) }, as: UTF8.self))
     }
 }

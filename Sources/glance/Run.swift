@@ -3,16 +3,31 @@ import Foundation
 import GlanceCore
 import GlanceModels
 
-/// `glance run`: runs a Hugging Face Longformer checkpoint on token ids.
+/// `glance run`: runs a Hugging Face checkpoint (Longformer or Reformer) on token ids.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a Hugging Face LongformerModel folder on token ids and write last_hidden_state.",
+        abstract: "Run a Hugging Face model folder (Longformer or Reformer) on token ids and write its outputs.",
         discussion: """
-        --model is a folder with config.json (model_type "longformer") and model.safetensors, \
-        as save_pretrained writes it (e.g. allenai/longformer-base-4096). Token ids come from the \
-        model's own tokenizer (RoBERTa's BPE for longformer-base-4096: <s> = 0, </s> = 2, \
-        <pad> = 1). Several sequences of one length are separated by ';'. The output safetensors \
-        file holds last_hidden_state [batch, n, hidden_size] (F32).
+        --model is a folder with config.json and model.safetensors, as save_pretrained writes \
+        it; config.json's model_type picks the model (\(PretrainedModelType.allCases.map(\.rawValue).joined(separator: ", "))). \
+        Token ids come from the model's own tokenizer. Several sequences of one length are \
+        separated by ';'. The output safetensors file (F32) holds:
+
+        - longformer (LongformerModel, e.g. allenai/longformer-base-4096; RoBERTa's BPE ids, \
+        <s> = 0, </s> = 2, <pad> = 1): last_hidden_state [batch, n, hidden_size]. \
+        --global-attention marks global tokens.
+
+        - reformer (ReformerModelWithLMHead, e.g. google/reformer-enwik8, whose ids are \
+        byte + 2): last_hidden_state [batch, n, 2·hidden_size] and logits [batch, n, vocab_size]. \
+        Hugging Face draws the LSH rotations from torch's random generator on every forward; \
+        Glance draws them once per LSH layer from config.json's hash_seed (the same in every \
+        layer, as hash_seed does in Hugging Face) or, without one, from the fixed seed 0 plus \
+        the layer's index, so that runs are reproducible but differ from Hugging Face's. \
+        --rotations gives them instead (e.g. the ones a Hugging Face forward drew), under the \
+        keys layers.<i> (i: the layer's index in attn_layers), each [num_attention_heads, \
+        attention_head_size, num_hashes, num_buckets/2 summed over factors]. With num_buckets \
+        null the buckets are chosen from the padded input length, as Hugging Face does on its \
+        first forward.
         """
     )
 
@@ -20,8 +35,10 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("input-ids"), help: "Token ids, comma-separated; ';' between sequences.") var inputIDs: String
     @Option(name: .customLong("attention-mask"), help: "1 for a token, 0 for padding, like --input-ids (default: all 1).")
     var attentionMask: String?
-    @Option(name: .customLong("global-attention"), help: "Positions (0-based) of global tokens, comma-separated; ';' between sequences.")
+    @Option(name: .customLong("global-attention"), help: "Longformer: positions (0-based) of global tokens, comma-separated; ';' between sequences.")
     var globalAttention: String?
+    @Option(help: "Reformer: a safetensors file of LSH rotations, one tensor per LSH layer under 'layers.<i>' (default: drawn from hash_seed or seed 0).")
+    var rotations: String?
     @Option(help: "The safetensors file to write.") var output: String
     @OptionGroup var compute: ComputeOptions
 
@@ -76,10 +93,32 @@ struct Run: ParsableCommand {
     func run() throws {
         compute.apply()
         let (ids, mask, global) = try inputs()
-        let encoder = try LongformerEncoder.load(folder: URL(fileURLWithPath: model))
-        let hidden = try withoutGradients { try encoder(inputIDs: ids, attentionMask: mask, globalAttention: global) }
-        try SafeTensors.write(["last_hidden_state": hidden], metadata: ["model": model, "producer": "glance run"],
-                              to: URL(fileURLWithPath: output))
-        print("wrote \(output): last_hidden_state \(hidden.shape)")
+        let folder = URL(fileURLWithPath: model)
+        let outputs: [String: Tensor]
+        switch try PretrainedModelType.of(folder: folder) {
+        case .longformer:
+            if rotations != nil { throw ValidationError("--rotations applies to Reformer models only; \(model) is a Longformer") }
+            let encoder = try LongformerEncoder.load(folder: folder)
+            outputs = ["last_hidden_state": try withoutGradients { try encoder(inputIDs: ids, attentionMask: mask, globalAttention: global) }]
+        case .reformer:
+            if global != nil { throw ValidationError("--global-attention applies to Longformer models only; \(model) is a Reformer") }
+            outputs = try runReformer(folder: folder, ids: ids, mask: mask)
+        }
+        try SafeTensors.write(outputs, metadata: ["model": model, "producer": "glance run"], to: URL(fileURLWithPath: output))
+        print("wrote \(output): " + outputs.keys.sorted().map { "\($0) \(outputs[$0]!.shape)" }.joined(separator: ", "))
+    }
+
+    /// last_hidden_state and logits of a Reformer folder, with the rotations of --rotations when given.
+    func runReformer(folder: URL, ids: [[Int]], mask: [[Bool]]?) throws -> [String: Tensor] {
+        let reformer = try ReformerLanguageModel.load(folder: folder, bucketLength: ids[0].count)
+        if let rotations {
+            let url = URL(fileURLWithPath: rotations)
+            guard FileManager.default.fileExists(atPath: url.path) else { throw CommandFailure("--rotations: \(rotations) does not exist") }
+            do { try reformer.setRotations(try SafeTensors.read(from: url).tensors) } catch let error as ModelInputError {
+                throw CommandFailure("--rotations \(rotations): \(error.reason)")
+            }
+        }
+        let result = try withoutGradients { try reformer(inputIDs: ids, attentionMask: mask) }
+        return ["last_hidden_state": result.lastHiddenState, "logits": result.logits]
     }
 }

@@ -80,7 +80,7 @@ import Testing
         #expect {
             _ = try LongformerEncoder.load(folder: folder)
         } throws: { error in
-            guard case let .invalid(_, named, _) = error as? LongformerCheckpointError else { return false }
+            guard case let .invalid(_, named, _) = error as? PretrainedCheckpointError else { return false }
             return named == (field == "num_attention_heads" ? "hidden_size" : field) && "\(error)".contains(named)
         }
     }
@@ -100,7 +100,7 @@ import Testing
         for (ids, mask, name) in [([[0, 100, 2]], nil, "input_ids"), ([[0, -1]], nil, "input_ids"),
                                   ([Array(repeating: 5, count: 43)], nil, "input_ids"), ([[0, 5], [0]], nil, "input_ids"),
                                   ([[0, 5, 2]], [[true, false]], "attention_mask")] as [([[Int]], [[Bool]]?, String)] {
-            #expect { _ = try encoder(inputIDs: ids, attentionMask: mask) } throws: { ($0 as? LongformerInputError)?.input == name }
+            #expect { _ = try encoder(inputIDs: ids, attentionMask: mask) } throws: { ($0 as? ModelInputError)?.input == name }
         }
     }
 }
