@@ -25,9 +25,11 @@ public final class TensorStorage: @unchecked Sendable {
             mappedBytes = 0
             pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64).bindMemory(to: Float.self, capacity: max(count, 1))
         }
+        TensorMemory.allocated(bytes)
     }
 
     deinit {
+        TensorMemory.freed(max(count, 1) * MemoryLayout<Float>.stride)
         if mappedBytes > 0 { LargeBuffer.unmap(pointer, bytes: mappedBytes) } else { pointer.deallocate() }
     }
 }

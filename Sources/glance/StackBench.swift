@@ -9,8 +9,9 @@ extension Bench {
     /// `--model-depth L`: a whole stack of L blocks (the mechanism's attention and a 4·d
     /// feed-forward) wired as Reformer's residual pair on a [batch, n, 2d] input, run with the
     /// reversible backward (`--reversible`) or storing its activations. Reports the median
-    /// forward and forward + backward times, the process's peak RSS and the bytes of the
-    /// weights and their gradients; `--check-gradients` also runs the other form and reports
+    /// forward and forward + backward times, the process's peak RSS, the most bytes of tensors
+    /// alive at once during forward + backward beyond the weights and inputs (gradients
+    /// included) and the bytes of the weights and their gradients; `--check-gradients` also runs the other form and reports
     /// the largest relative difference of the input's and the weights' gradients.
     func runStack(depth: Int) throws {
         for n in try lengths() {
@@ -30,18 +31,21 @@ extension Bench {
             }
             let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { stack(input, reversible: reversible) } }
             var gradientsOfRun: [Tensor] = []
+            let before = TensorMemory.liveBytes
+            TensorMemory.resetPeak()
             let total = medianMilliseconds(repeats: `repeat`) {
+                gradientsOfRun = []
                 gradientsOfRun = inputAndWeightGradients(input: input, seed: seed, parameters: parameters) { stack($0, reversible: reversible) }
             }
-            let peak = peakResidentBytes()
+            let peak = peakResidentBytes(), peakTensors = TensorMemory.peakBytes - before
             let weightBytes = parameters.reduce(0) { $0 + $1.value.count } * MemoryLayout<Float>.size
             var fields: [String: Any] = [
                 "mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim, "causal": causal, "depth": depth,
                 "reversible": reversible, "forward_ms": rounded(forward), "backward_ms": rounded(total), "peak_rss_bytes": peak,
-                "weight_and_gradient_bytes": 2 * weightBytes, "threads": Threading.count,
+                "peak_tensor_bytes": peakTensors, "weight_and_gradient_bytes": 2 * weightBytes, "threads": Threading.count,
             ]
             var order = ["mechanism", "length", "batch", "heads", "head_dim", "causal", "depth", "reversible", "forward_ms", "backward_ms",
-                         "peak_rss_bytes", "weight_and_gradient_bytes", "threads"]
+                         "peak_rss_bytes", "peak_tensor_bytes", "weight_and_gradient_bytes", "threads"]
             if checkGradients {
                 let other = inputAndWeightGradients(input: input, seed: seed, parameters: parameters) { stack($0, reversible: !reversible) }
                 fields["gradient_relative_error"] = zip(gradientsOfRun, other).map { relativeDifference($0, $1) }.max() ?? 0
