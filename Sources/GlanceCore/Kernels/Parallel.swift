@@ -41,6 +41,7 @@ public enum Threading {
 
     private static func disableBLASThreading() {
         #if canImport(COpenBLAS)
+        BLASKernelSelection.preferVectorKernels()
         openblas_set_num_threads(1)
         #endif
     }
