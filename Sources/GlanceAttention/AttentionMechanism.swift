@@ -73,6 +73,21 @@ func checkHeadSplit(modelDimensions: Int, heads: Int) throws {
     }
 }
 
+/// The width of each head: `headDimensions` when given (heads × width need not equal
+/// `modelDimensions`, as in Hugging Face's Reformer), else `modelDimensions / heads`, which
+/// must divide evenly. Errors name `heads`, `d_model` or `attention_head_size`.
+func headSize(modelDimensions: Int, heads: Int, headDimensions: Int?) throws -> Int {
+    guard let headDimensions else {
+        try checkHeadSplit(modelDimensions: modelDimensions, heads: heads)
+        return modelDimensions / heads
+    }
+    guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
+    guard headDimensions >= 1 else {
+        throw AttentionConfigurationError(field: "attention_head_size", reason: "must be at least 1, got \(headDimensions)")
+    }
+    return headDimensions
+}
+
 extension Tensor {
     /// [batch, length, heads·d] → [batch, heads, length, d].
     public func splittingHeads(_ heads: Int) -> Tensor {

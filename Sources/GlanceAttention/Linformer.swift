@@ -117,10 +117,7 @@ public final class Linformer: Module, AttentionMechanism, ApproximateAttention {
             throw AttentionConfigurationError(field: "causal",
                                               reason: "Linformer is not causal (each projected key mixes all positions, future ones included); use another mechanism for causal attention")
         }
-        guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
-        guard modelDimensions >= 1, modelDimensions % heads == 0 else {
-            throw AttentionConfigurationError(field: "d_model", reason: "\(modelDimensions) is not a positive multiple of \(heads) heads")
-        }
+        try checkHeadSplit(modelDimensions: modelDimensions, heads: heads)
         try Self.validate(maximumLength: maximumLength, projectedLength: projectedLength)
         if oneKeyValueHead && sharing == .none {
             throw AttentionConfigurationError(field: "linformer_sharing", reason: "'none' (one projection per head) needs a key/value head per query head, not one_kv_head")

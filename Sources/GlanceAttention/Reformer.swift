@@ -62,11 +62,7 @@ public final class Reformer: Module, AttentionMechanism {
     /// Throws an error naming the field that cannot work.
     public init(modelDimensions: Int, heads: Int, headDimensions: Int? = nil, options: LSHAttentionOptions, hashSeed: UInt64? = nil,
                 standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil, generator: inout RandomGenerator) throws {
-        guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
-        if headDimensions == nil, modelDimensions % heads != 0 {
-            throw AttentionConfigurationError(field: "d_model", reason: "\(modelDimensions) is not a positive multiple of \(heads) heads")
-        }
-        let size = headDimensions ?? modelDimensions / heads
+        let size = try headSize(modelDimensions: modelDimensions, heads: heads, headDimensions: headDimensions)
         attention = try LSHSelfAttention(hiddenSize: modelDimensions, heads: heads, headDimensions: size, options: options,
                                          hashSeed: hashSeed, standardDeviation: standardDeviation, generator: &generator)
         output = Linear(heads * size, modelDimensions, bias: false, standardDeviation: outputStandardDeviation ?? standardDeviation,

@@ -15,11 +15,7 @@ public final class ReformerLocalAttention: Module, AttentionMechanism {
     public init(modelDimensions: Int, heads: Int, headDimensions: Int? = nil, chunkLength: Int = 64, chunksBefore: Int = 1,
                 chunksAfter: Int = 0, standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil,
                 generator: inout RandomGenerator) throws {
-        guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }
-        if headDimensions == nil, modelDimensions % heads != 0 {
-            throw AttentionConfigurationError(field: "d_model", reason: "\(modelDimensions) is not a positive multiple of \(heads) heads")
-        }
-        let size = headDimensions ?? modelDimensions / heads
+        let size = try headSize(modelDimensions: modelDimensions, heads: heads, headDimensions: headDimensions)
         attention = try LocalSelfAttention(hiddenSize: modelDimensions, heads: heads, headDimensions: size, chunkLength: chunkLength,
                                            chunksBefore: chunksBefore, chunksAfter: chunksAfter, standardDeviation: standardDeviation,
                                            generator: &generator)

@@ -83,8 +83,8 @@ public final class LongformerEncoder: Module {
     /// sequences longer than the position table, or masks of the wrong shape.
     public func callAsFunction(inputIDs: [[Int]], attentionMask: [[Bool]]? = nil, globalAttention: [[Bool]]? = nil) throws -> Tensor {
         let c = configuration
-        let (batch, length) = try checkTokenRows(inputIDs, vocabularySize: c.vocabularySize,
-                                                 masks: [("attention_mask", attentionMask), ("global_attention", globalAttention)])
+        let length = try checkTokenRows(inputIDs, vocabularySize: c.vocabularySize,
+                                        masks: [("attention_mask", attentionMask), ("global_attention", globalAttention)]).length
         guard length + c.padTokenID < c.maximumPositions else {
             throw ModelInputError(input: "input_ids",
                                   reason: "\(length) tokens need position ids up to \(length + c.padTokenID), but the model has max_position_embeddings = \(c.maximumPositions)")

@@ -107,11 +107,7 @@ import Testing
     }
 
     /// The Hugging Face checkpoint fixture and its cases (Tests/GlanceAttentionTests/Fixtures).
-    static var fixtures: URL {
-        if let path = ProcessInfo.processInfo.environment["GLANCE_FIXTURES"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("GlanceAttentionTests").appendingPathComponent("Fixtures")
-    }
+    static var fixtures: URL { ReferenceFixtures.folder }
 
     @Test("glance run writes last_hidden_state of a Hugging Face Longformer checkpoint")
     func runLongformer() throws {

@@ -8,22 +8,13 @@ import Testing
 /// The Longformer encoder against a random Hugging Face transformers 5.24.0 `LongformerModel`
 /// checkpoint (tools/reference/make_longformer_model_fixture.py), and its errors.
 @Suite struct LongformerEncoderTests {
-    /// The attention fixtures' folder (GLANCE_FIXTURES when set), which also holds the model fixture.
-    static var fixtures: URL {
-        if let path = ProcessInfo.processInfo.environment["GLANCE_FIXTURES"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("GlanceAttentionTests").appendingPathComponent("Fixtures")
-    }
+    static var fixtures: URL { ReferenceFixtures.folder }
 
     static var checkpoint: URL { fixtures.appendingPathComponent("longformer_model") }
 
-    static func cases() throws -> [String: Tensor] {
-        try SafeTensors.read(from: fixtures.appendingPathComponent("longformer_model_cases.safetensors")).tensors
-    }
+    static func cases() throws -> [String: Tensor] { try ReferenceFixtures.tensors("longformer_model_cases") }
 
-    static func rows(_ t: Tensor) -> [[Int]] {
-        (0..<t.shape[0]).map { b in (0..<t.shape[1]).map { Int(t[b, $0].rounded()) } }
-    }
+    static func rows(_ t: Tensor) -> [[Int]] { ReferenceFixtures.rows(t) }
 
     @Test("last_hidden_state matches transformers 5.24.0 LongformerModel within 1e-4", arguments: ["local", "global", "padded", "long"])
     func parity(_ name: String) throws {

@@ -9,22 +9,13 @@ import Testing
 /// `ReformerModelWithLMHead` checkpoint (tools/reference/make_reformer_model_fixture.py), its
 /// configuration, loading and input errors, and generation.
 @Suite struct ReformerLanguageModelTests {
-    /// The attention fixtures' folder (GLANCE_FIXTURES when set), which also holds the model fixture.
-    static var fixtures: URL {
-        if let path = ProcessInfo.processInfo.environment["GLANCE_FIXTURES"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("GlanceAttentionTests").appendingPathComponent("Fixtures")
-    }
+    static var fixtures: URL { ReferenceFixtures.folder }
 
     static var checkpoint: URL { fixtures.appendingPathComponent("reformer_model") }
 
-    static func cases() throws -> [String: Tensor] {
-        try SafeTensors.read(from: fixtures.appendingPathComponent("reformer_model_cases.safetensors")).tensors
-    }
+    static func cases() throws -> [String: Tensor] { try ReferenceFixtures.tensors("reformer_model_cases") }
 
-    static func rows(_ t: Tensor) -> [[Int]] {
-        (0..<t.shape[0]).map { b in (0..<t.shape[1]).map { Int(t[b, $0].rounded()) } }
-    }
+    static func rows(_ t: Tensor) -> [[Int]] { ReferenceFixtures.rows(t) }
 
     /// The rotations a case's Hugging Face forward drew, under the keys `setRotations` takes.
     static func rotations(_ cases: [String: Tensor], _ name: String) -> [String: Tensor] {

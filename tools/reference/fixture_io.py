@@ -2,8 +2,11 @@
 and the command line shared by the fixture scripts (--seed, --out, GLANCE_FIXTURES)."""
 
 import argparse
+import contextlib
 import json
 import os
+
+import torch
 
 from safetensors.torch import save_file
 
@@ -15,10 +18,35 @@ def write_fixture(out, name, tensors, config):
     """Saves NAME.safetensors (float32, contiguous) and NAME.json (sorted, indented)."""
     tensors = {k: v.detach().float().contiguous() for k, v in tensors.items()}
     save_file(tensors, os.path.join(out, name + ".safetensors"))
-    with open(os.path.join(out, name + ".json"), "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_json(os.path.join(out, name + ".json"), config)
     print(f"wrote {name}: output {tuple(tensors['output'].shape)}")
+
+
+def write_json(path, record):
+    """Writes a fixture's description: sorted keys, indented, with a final newline."""
+    with open(path, "w") as f:
+        json.dump(record, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+@contextlib.contextmanager
+def recording_randn():
+    """Within the block, torch.randn draws float32-representable values (then cast to the dtype
+    asked for) and appends each draw to the list it yields: the LSH rotations that Hugging Face
+    Reformer layers draw in a forward pass, kept so that Glance can be given the same ones."""
+    drawn, randn = [], torch.randn
+
+    def recording(*args, **kwargs):
+        dtype = kwargs.pop("dtype", torch.float32)
+        value = randn(*args, **kwargs, dtype=torch.float32).to(dtype)
+        drawn.append(value)
+        return value
+
+    torch.randn = recording
+    try:
+        yield drawn
+    finally:
+        torch.randn = randn
 
 
 def run_cases(description, cases, make_case):

@@ -20,12 +20,11 @@ far from uniform and a wrong mask, window or position shows.
 """
 
 import argparse
-import json
 import os
 
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT
+from fixture_io import DEFAULT_OUT, write_json
 from make_longformer_fixtures import softmax_in_input_dtype
 from safetensors.torch import save_file
 from transformers import LongformerConfig, LongformerModel
@@ -82,13 +81,11 @@ def main():
         cases[name] = {"input_ids": ids, "attention_mask": mask, "global_positions": globals_}
         print(f"case {name}: last_hidden_state {tuple(out.last_hidden_state.shape)}")
     save_file(tensors, os.path.join(args.out, "longformer_model_cases.safetensors"))
-    with open(os.path.join(args.out, "longformer_model_cases.json"), "w") as f:
-        json.dump({"cases": cases, "seed": args.seed, "checkpoint": "longformer_model",
-                   "reference": "transformers LongformerModel(add_pooling_layer=False).last_hidden_state",
-                   "dtype": "float32 weights, computed in float64, stored as float32",
-                   "torch_version": torch.__version__, "transformers_version": transformers.__version__},
-                  f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_json(os.path.join(args.out, "longformer_model_cases.json"),
+               {"cases": cases, "seed": args.seed, "checkpoint": "longformer_model",
+                "reference": "transformers LongformerModel(add_pooling_layer=False).last_hidden_state",
+                "dtype": "float32 weights, computed in float64, stored as float32",
+                "torch_version": torch.__version__, "transformers_version": transformers.__version__})
     print(f"wrote {folder} and longformer_model_cases")
 
 

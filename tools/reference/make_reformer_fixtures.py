@@ -21,7 +21,7 @@ from importlib import metadata
 
 import torch
 import transformers
-from fixture_io import run_cases, write_fixture
+from fixture_io import recording_randn, run_cases, write_fixture
 from transformers import ReformerConfig
 from transformers.models.reformer.modeling_reformer import AxialPositionEmbeddings, LocalSelfAttention, LSHSelfAttention
 
@@ -102,20 +102,8 @@ def make_case(name, c, seed, out):
     hidden_states = torch.cat([x, torch.zeros(batch, padded - length, c["hidden"], dtype=torch.float64)], dim=1)
 
     # Rotations: float32-representable draws, recorded.
-    drawn = []
-    randn = torch.randn
-
-    def recording_randn(*args, **kwargs):
-        dtype = kwargs.pop("dtype", torch.float32)
-        value = randn(*args, **kwargs, dtype=torch.float32).to(dtype)
-        drawn.append(value)
-        return value
-
-    torch.randn = recording_randn
-    try:
+    with recording_randn() as drawn:
         result = layer(hidden_states, attention_mask=attention_mask)
-    finally:
-        torch.randn = randn
     output = result.hidden_states[:, :length]
     output_gradient = torch.randn(output.shape).double()
     (output * output_gradient).sum().backward()

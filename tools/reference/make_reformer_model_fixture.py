@@ -37,12 +37,11 @@ axial position weights N(0, 1), LayerNorm weights 1 + N(0, 0.1), biases N(0, 0.1
 """
 
 import argparse
-import json
 import os
 
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT
+from fixture_io import DEFAULT_OUT, recording_randn, write_json
 from safetensors.torch import save_file
 from transformers import ReformerConfig, ReformerModelWithLMHead
 
@@ -100,14 +99,7 @@ def run_case(model, ids, mask):
     """Runs the model, returning last_hidden_state, logits, the rotations per LSH layer index
     and the bucket margin."""
     lsh_layers = [i for i, kind in enumerate(ATTN_LAYERS) if kind == "lsh"]
-    drawn, captured, margins = [], {}, []
-    randn = torch.randn
-
-    def recording_randn(*args, **kwargs):
-        dtype = kwargs.pop("dtype", torch.float32)
-        value = randn(*args, **kwargs, dtype=torch.float32).to(dtype)
-        drawn.append(value)
-        return value
+    captured, margins = {}, []
 
     def keep_output(module, inputs, output):
         captured["last_hidden_state"] = output[0] if isinstance(output, tuple) else output.last_hidden_state
@@ -122,12 +114,10 @@ def run_case(model, ids, mask):
     hooks = [model.reformer.register_forward_hook(keep_output)]
     hooks += [model.reformer.encoder.layers[i].attention.self_attention.register_forward_hook(keep_margin, with_kwargs=True)
               for i in lsh_layers]
-    torch.randn = recording_randn
     try:
-        with torch.no_grad():
+        with recording_randn() as drawn, torch.no_grad():
             out = model(input_ids=torch.tensor(ids), attention_mask=None if mask is None else torch.tensor(mask))
     finally:
-        torch.randn = randn
         for hook in hooks:
             hook.remove()
     assert len(drawn) in (0, len(lsh_layers)), f"expected one draw per LSH layer, got {len(drawn)}"
@@ -162,13 +152,11 @@ def main():
         print(f"case {name}: last_hidden_state {tuple(hidden.shape)}, logits {tuple(logits.shape)}, "
               f"rotations for layers {sorted(rotations)}, bucket margin {margin}")
     save_file(tensors, os.path.join(args.out, "reformer_model_cases.safetensors"))
-    with open(os.path.join(args.out, "reformer_model_cases.json"), "w") as f:
-        json.dump({"cases": cases, "seed": args.seed, "checkpoint": "reformer_model", "attn_layers": ATTN_LAYERS,
-                   "reference": "transformers ReformerModelWithLMHead (eval): logits, and model.reformer's last_hidden_state",
-                   "dtype": "float32 weights and rotations, computed in float64, stored as float32",
-                   "torch_version": torch.__version__, "transformers_version": transformers.__version__},
-                  f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_json(os.path.join(args.out, "reformer_model_cases.json"),
+               {"cases": cases, "seed": args.seed, "checkpoint": "reformer_model", "attn_layers": ATTN_LAYERS,
+                "reference": "transformers ReformerModelWithLMHead (eval): logits, and model.reformer's last_hidden_state",
+                "dtype": "float32 weights and rotations, computed in float64, stored as float32",
+                "torch_version": torch.__version__, "transformers_version": transformers.__version__})
     print(f"wrote {folder} and reformer_model_cases")
 
 
