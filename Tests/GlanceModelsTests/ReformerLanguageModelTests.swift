@@ -97,13 +97,7 @@ import Testing
 
     /// A copy of the fixture checkpoint whose config.json is changed by `edit`.
     static func editedCheckpoint(_ edit: (inout [String: Any]) -> Void) throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("glance-reformer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: checkpoint.appendingPathComponent("model.safetensors"), to: folder.appendingPathComponent("model.safetensors"))
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: checkpoint.appendingPathComponent("config.json"))) as! [String: Any]
-        edit(&config)
-        try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("config.json"))
-        return folder
+        try ReferenceFixtures.editedCopy(of: checkpoint, edit)
     }
 
     @Test("a bad config is refused with an error naming the field", arguments: [

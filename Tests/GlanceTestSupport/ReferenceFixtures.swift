@@ -19,4 +19,16 @@ public enum ReferenceFixtures {
     public static func rows(_ t: Tensor) -> [[Int]] {
         (0..<t.shape[0]).map { b in (0..<t.shape[1]).map { Int(t[b, $0].rounded()) } }
     }
+
+    /// A copy of the model folder `checkpoint` (config.json and model.safetensors) in a new
+    /// temporary folder, with config.json changed by `edit`. The caller removes it.
+    public static func editedCopy(of checkpoint: URL, _ edit: (inout [String: Any]) -> Void) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("glance-\(checkpoint.lastPathComponent)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: checkpoint.appendingPathComponent("model.safetensors"), to: folder.appendingPathComponent("model.safetensors"))
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: checkpoint.appendingPathComponent("config.json"))) as! [String: Any]
+        edit(&config)
+        try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("config.json"))
+        return folder
+    }
 }

@@ -22,6 +22,16 @@ def write_fixture(out, name, tensors, config):
     print(f"wrote {name}: output {tuple(tensors['output'].shape)}")
 
 
+def write_model_cases(out, stem, tensors, record):
+    """Saves a model fixture's cases: STEM.safetensors and STEM.json, the record with the
+    torch and transformers versions that computed it."""
+    import transformers
+
+    save_file(tensors, os.path.join(out, stem + ".safetensors"))
+    write_json(os.path.join(out, stem + ".json"),
+               dict(record, torch_version=torch.__version__, transformers_version=transformers.__version__))
+
+
 def write_json(path, record):
     """Writes a fixture's description: sorted keys, indented, with a final newline."""
     with open(path, "w") as f:

@@ -24,9 +24,8 @@ import os
 
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT, write_json
+from fixture_io import DEFAULT_OUT, write_model_cases
 from make_longformer_fixtures import softmax_in_input_dtype
-from safetensors.torch import save_file
 from transformers import LongformerConfig, LongformerModel
 
 # name -> (rows of token ids, rows of attention masks (None: all ones), global positions per row)
@@ -80,12 +79,10 @@ def main():
         tensors[f"{name}.last_hidden_state"] = out.last_hidden_state.float().contiguous()
         cases[name] = {"input_ids": ids, "attention_mask": mask, "global_positions": globals_}
         print(f"case {name}: last_hidden_state {tuple(out.last_hidden_state.shape)}")
-    save_file(tensors, os.path.join(args.out, "longformer_model_cases.safetensors"))
-    write_json(os.path.join(args.out, "longformer_model_cases.json"),
-               {"cases": cases, "seed": args.seed, "checkpoint": "longformer_model",
-                "reference": "transformers LongformerModel(add_pooling_layer=False).last_hidden_state",
-                "dtype": "float32 weights, computed in float64, stored as float32",
-                "torch_version": torch.__version__, "transformers_version": transformers.__version__})
+    write_model_cases(args.out, "longformer_model_cases", tensors,
+                      {"cases": cases, "seed": args.seed, "checkpoint": "longformer_model",
+                       "reference": "transformers LongformerModel(add_pooling_layer=False).last_hidden_state",
+                       "dtype": "float32 weights, computed in float64, stored as float32"})
     print(f"wrote {folder} and longformer_model_cases")
 
 

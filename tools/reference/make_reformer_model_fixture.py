@@ -41,8 +41,7 @@ import os
 
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT, recording_randn, write_json
-from safetensors.torch import save_file
+from fixture_io import DEFAULT_OUT, recording_randn, write_model_cases
 from transformers import ReformerConfig, ReformerModelWithLMHead
 
 ATTN_LAYERS = ["local", "lsh", "local", "lsh"]
@@ -151,12 +150,10 @@ def main():
                        "bucket_margin": margin}
         print(f"case {name}: last_hidden_state {tuple(hidden.shape)}, logits {tuple(logits.shape)}, "
               f"rotations for layers {sorted(rotations)}, bucket margin {margin}")
-    save_file(tensors, os.path.join(args.out, "reformer_model_cases.safetensors"))
-    write_json(os.path.join(args.out, "reformer_model_cases.json"),
-               {"cases": cases, "seed": args.seed, "checkpoint": "reformer_model", "attn_layers": ATTN_LAYERS,
-                "reference": "transformers ReformerModelWithLMHead (eval): logits, and model.reformer's last_hidden_state",
-                "dtype": "float32 weights and rotations, computed in float64, stored as float32",
-                "torch_version": torch.__version__, "transformers_version": transformers.__version__})
+    write_model_cases(args.out, "reformer_model_cases", tensors,
+                      {"cases": cases, "seed": args.seed, "checkpoint": "reformer_model", "attn_layers": ATTN_LAYERS,
+                       "reference": "transformers ReformerModelWithLMHead (eval): logits, and model.reformer's last_hidden_state",
+                       "dtype": "float32 weights and rotations, computed in float64, stored as float32"})
     print(f"wrote {folder} and reformer_model_cases")
 
 
