@@ -256,8 +256,8 @@ struct Bench: ParsableCommand {
         }
         let glanceRate = flops / glance / 1e6, rawRate = flops / raw / 1e6
         report(["size": size, "glance_gflops": rounded(glanceRate), "blas_gflops": rounded(rawRate),
-                "ratio": rounded(glanceRate / rawRate), "threads": Threading.count],
-               order: ["size", "glance_gflops", "blas_gflops", "ratio", "threads"])
+                "ratio": rounded(glanceRate / rawRate), "blas_kernels": BLAS.kernels, "threads": Threading.count],
+               order: ["size", "glance_gflops", "blas_gflops", "ratio", "blas_kernels", "threads"])
     }
 
     func report(_ fields: [String: Any], order: [String]) {

@@ -235,7 +235,8 @@ func safetensorsMetadata(_ url: URL) throws -> [String: String] {
         let result = try glance(["bench", "--gemm", "--size", "64", "--repeat", "2", "--json", "--threads", "1"], in: workspace.folder)
         #expect(result.status == 0, "\(result)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any], "\(result)")
-        #expect(Set(object.keys) == ["size", "glance_gflops", "blas_gflops", "ratio", "threads"], "\(result)")
+        #expect(Set(object.keys) == ["size", "glance_gflops", "blas_gflops", "ratio", "blas_kernels", "threads"], "\(result)")
+        #expect((object["blas_kernels"] as? String).map { !$0.isEmpty } == true, "\(result)")
         #expect(object["size"] as? Int == 64 && object["threads"] as? Int == 1)
         #expect((object["glance_gflops"] as? Double).map { $0 > 0 } == true && (object["blas_gflops"] as? Double).map { $0 > 0 } == true)
     }

@@ -67,6 +67,17 @@ public enum BLAS {
 }
 
 extension BLAS {
+    /// The BLAS library's kernels: OpenBLAS's core name (e.g. "SkylakeX", "Haswell"), or
+    /// "Accelerate" on Apple platforms.
+    public static var kernels: String {
+        _ = Threading.count  // the kernel choice is made with the threading setup
+        #if canImport(COpenBLAS)
+        return String(cString: openblas_get_corename())
+        #else
+        return "Accelerate"
+        #endif
+    }
+
     /// Runs `body` with the BLAS library's own threading set to `threads` (Glance keeps it
     /// at 1 and splits work itself). Used to measure raw BLAS throughput for comparison.
     public static func withLibraryThreads<Result>(_ threads: Int, _ body: () throws -> Result) rethrows -> Result {
