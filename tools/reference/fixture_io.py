@@ -22,6 +22,23 @@ def write_fixture(out, name, tensors, config):
     print(f"wrote {name}: output {tuple(tensors['output'].shape)}")
 
 
+def randomize_weights(model, norm_weight_marker, embedding_marker=None):
+    """Redraws every weight of a small fixture model so that a wrong mask, chunk or position
+    shows: LayerNorm weights (keys containing `norm_weight_marker`) 1 + N(0, 0.1), biases
+    N(0, 0.1), embeddings (keys containing `embedding_marker`, when given) N(0, 1), the rest
+    N(0, 0.3), in the order of named_parameters."""
+    with torch.no_grad():
+        for key, parameter in model.named_parameters():
+            if norm_weight_marker in key:
+                parameter.copy_(1 + 0.1 * torch.randn_like(parameter))
+            elif key.endswith("bias"):
+                parameter.normal_(0.0, 0.1)
+            elif embedding_marker is not None and embedding_marker in key:
+                parameter.normal_(0.0, 1.0)
+            else:
+                parameter.normal_(0.0, 0.3)
+
+
 def write_model_cases(out, stem, tensors, record):
     """Saves a model fixture's cases: STEM.safetensors and STEM.json, the record with the
     torch and transformers versions that computed it."""

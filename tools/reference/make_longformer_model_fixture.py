@@ -24,7 +24,7 @@ import os
 
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT, write_model_cases
+from fixture_io import DEFAULT_OUT, randomize_weights, write_model_cases
 from make_longformer_fixtures import softmax_in_input_dtype
 from transformers import LongformerConfig, LongformerModel
 
@@ -52,14 +52,7 @@ def main():
                               type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, sep_token_id=2,
                               layer_norm_eps=1e-5, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     model = LongformerModel(config, add_pooling_layer=False).eval()
-    with torch.no_grad():
-        for key, parameter in model.named_parameters():
-            if "LayerNorm.weight" in key:
-                parameter.copy_(1 + 0.1 * torch.randn_like(parameter))
-            elif key.endswith("bias"):
-                parameter.normal_(0.0, 0.1)
-            else:
-                parameter.normal_(0.0, 0.3)
+    randomize_weights(model, "LayerNorm.weight")
     folder = os.path.join(args.out, "longformer_model")
     model.save_pretrained(folder, safe_serialization=True)
     reference = model.double()

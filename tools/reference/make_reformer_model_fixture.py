@@ -41,7 +41,7 @@ import os
 
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT, recording_randn, write_model_cases
+from fixture_io import DEFAULT_OUT, randomize_weights, recording_randn, write_model_cases
 from transformers import ReformerConfig, ReformerModelWithLMHead
 
 ATTN_LAYERS = ["local", "lsh", "local", "lsh"]
@@ -67,18 +67,6 @@ def make_config():
         chunk_size_feed_forward=4, hash_seed=None, pad_token_id=0, eos_token_id=1, tie_word_embeddings=False,
         hidden_dropout_prob=0.0, local_attention_probs_dropout_prob=0.0, lsh_attention_probs_dropout_prob=0.0)
 
-
-def randomize(model):
-    with torch.no_grad():
-        for key, parameter in model.named_parameters():
-            if "layer_norm.weight" in key:
-                parameter.copy_(1 + 0.1 * torch.randn_like(parameter))
-            elif key.endswith("bias"):
-                parameter.normal_(0.0, 0.1)
-            elif "embeddings" in key:
-                parameter.normal_(0.0, 1.0)
-            else:
-                parameter.normal_(0.0, 0.3)
 
 
 def bucket_margin(rotations, query_key, factors):
@@ -132,7 +120,7 @@ def main():
     assert transformers.__version__ == "5.24.0", f"fixtures are pinned to transformers 5.24.0, found {transformers.__version__}"
     torch.manual_seed(args.seed)
     model = ReformerModelWithLMHead(make_config()).eval()
-    randomize(model)
+    randomize_weights(model, "layer_norm.weight", embedding_marker="embeddings")
     folder = os.path.join(args.out, "reformer_model")
     model.save_pretrained(folder, safe_serialization=True)
     reference = model.double()
