@@ -1,41 +1,62 @@
 import GlanceCore
 import GlanceNN
 
-/// Which keys each query may see, beyond what the mechanism itself restricts.
-public struct AttentionMask: Sendable, Equatable {
-    /// Queries see only keys at the same or earlier positions.
-    public var causal: Bool
-    /// Per batch entry and key position: `true` for a real token, `false` for padding.
-    /// `nil` means no padding.
-    public var keyPadding: [[Bool]]?
-
-    public init(causal: Bool = false, keyPadding: [[Bool]]? = nil) {
-        self.causal = causal
-        self.keyPadding = keyPadding
-    }
-
-    /// No restriction.
-    public static let none = AttentionMask()
-    /// Causal (autoregressive) masking.
-    public static let causal = AttentionMask(causal: true)
-}
-
-/// One multi-head self-attention layer: input projections, the attention itself and the
-/// output projection. Every technique in Glance implements this protocol, so that models,
-/// the trainer and `glance bench` can use any of them.
+/// One multi-head attention layer: input projections, the attention itself and the output
+/// projection. Every technique in Glance implements this protocol, so that models, the
+/// trainer and `glance bench` can use any of them.
+///
+/// One call, ``attend(_:context:)``, takes the queries' input and an ``AttentionContext``
+/// (mask, memory, cross-attention source, relative positions, global tokens, cache) and
+/// returns the output with an optional auxiliary loss. A mechanism lists what it can serve
+/// in ``capabilities``; ``check(_:)`` turns a request for anything else into an
+/// ``AttentionCapabilityError`` naming the mechanism and the capability.
 public protocol AttentionMechanism: Module {
+    /// The registry name ("full", "performer", …), used in errors and reports.
+    static var mechanismName: String { get }
     /// Width of the input and output, heads × head dimensions.
     var modelDimensions: Int { get }
     /// Number of attention heads.
     var heads: Int { get }
-    /// Maps `input` [batch, length, modelDimensions] to the same shape.
-    func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor
+    /// What this layer can serve.
+    var capabilities: AttentionCapabilities { get }
+    /// Maps `input` [batch, length, modelDimensions] to the same shape under `context`. A
+    /// context that needs a capability the layer lacks stops with a precondition: callers
+    /// check with ``check(_:)`` when they build the model.
+    func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput
+    /// An empty cache for incremental decoding of `batch` sequences. The default throws an
+    /// ``AttentionCapabilityError``: only mechanisms with ``AttentionCapabilities/incremental``
+    /// override it.
+    func makeCache(batch: Int) throws -> any AttentionCache
     /// Whether the mechanism looks back only, whatever the mask says (LogSparse). Default: false.
     var isAlwaysCausal: Bool { get }
 }
 
 extension AttentionMechanism {
     public var isAlwaysCausal: Bool { false }
+
+    public var mechanismName: String { Self.mechanismName }
+
+    public func makeCache(batch: Int) throws -> any AttentionCache {
+        throw AttentionCapabilityError(mechanism: Self.mechanismName, capability: "incremental decoding")
+    }
+
+    /// Throws an ``AttentionCapabilityError`` for the first capability in `needed` that this
+    /// layer lacks.
+    public func check(_ needed: AttentionCapabilities) throws {
+        let missing = needed.subtracting(capabilities)
+        if let name = missing.names.first { throw AttentionCapabilityError(mechanism: Self.mechanismName, capability: name) }
+    }
+
+    /// Stops with a precondition naming the mechanism when `context` needs what it lacks.
+    public func requireSupport(of context: AttentionContext) {
+        let missing = context.requiredCapabilities.subtracting(capabilities)
+        precondition(missing.isEmpty, "the \(Self.mechanismName) attention mechanism does not support \(missing.names.joined(separator: ", "))")
+    }
+
+    /// The short form for self-attention under `mask`: the output alone.
+    public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
+        attend(input, context: AttentionContext(mask: mask)).output
+    }
 }
 
 /// Errors for attention configurations that cannot work.

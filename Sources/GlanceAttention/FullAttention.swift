@@ -20,15 +20,19 @@ public final class FullAttention: Module, AttentionMechanism {
         super.init()
     }
 
+    public static let mechanismName = "full"
     public var modelDimensions: Int { query.inputCount }
+    public var capabilities: AttentionCapabilities { [.causal, .bidirectional] }
 
-    public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
+    public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "FullAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
+        requireSupport(of: context)
+        let mask = context.mask
         let q = query(input).splittingHeads(heads)
         let k = key(input).splittingHeads(heads)
         let v = value(input).splittingHeads(heads)
         let attended = scaledDotProductAttention(queries: q, keys: k, values: v, causal: mask.causal, keyPadding: mask.keyPadding)
-        return output(attended.mergingHeads())
+        return AttentionOutput(output(attended.mergingHeads()))
     }
 }

@@ -156,16 +156,21 @@ public final class Linformer: Module, AttentionMechanism, ApproximateAttention {
     /// The projections this layer uses: pass them to other layers for layerwise sharing.
     public var sharedProjection: LinformerProjection { _projection }
 
-    public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
+    public static let mechanismName = "linformer"
+    /// Bidirectional only: each projected key mixes all positions, future ones included.
+    public var capabilities: AttentionCapabilities { [.bidirectional] }
+
+    public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "Linformer expects [batch, length, \(modelDimensions)], got \(input.shape)")
-        precondition(!mask.causal, "Linformer is not causal: each projected key mixes all positions, future ones included")
+        requireSupport(of: context)
+        let mask = context.mask
         precondition(input.shape[1] <= maximumLength,
                      "Linformer input of length \(input.shape[1]) exceeds its maximum length \(maximumLength) (max_length)")
         let q = query(input).splittingHeads(heads)
         let (k, v) = projectedKeysAndValues(keys: key(input), values: value(input), keyPadding: mask.keyPadding)
         let attended = scaledDotProductAttention(queries: q, keys: k, values: v)
-        return output(attended.mergingHeads())
+        return AttentionOutput(output(attended.mergingHeads()))
     }
 
     /// Keys and values [B, n, C] → projected along the sequence and split into heads,

@@ -44,7 +44,10 @@ public final class LogSparseAttention: Module, AttentionMechanism {
     }
 
     public var modelDimensions: Int { value.inputCount }
+    public static let mechanismName = "logsparse"
     public var isAlwaysCausal: Bool { true }
+    /// Causal only: the pattern and the convolutions look back.
+    public var capabilities: AttentionCapabilities { [.causal] }
     /// Kernel size K of the query and key convolutions.
     public var queryKeyKernel: Int { query.kernelSize }
 
@@ -56,11 +59,12 @@ public final class LogSparseAttention: Module, AttentionMechanism {
         return built
     }
 
-    public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
+    public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "LogSparseAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
+        requireSupport(of: context)
         let attended = sparseAttention(queries: query(input), keys: key(input), values: value(input), heads: heads,
-                                       index: index(length: input.shape[1]), keyPadding: mask.keyPadding)
-        return output(attended)
+                                       index: index(length: input.shape[1]), keyPadding: context.mask.keyPadding)
+        return AttentionOutput(output(attended))
     }
 }

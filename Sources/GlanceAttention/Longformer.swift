@@ -19,7 +19,7 @@ import GlanceNN
 /// - Any length: there is no padding to a multiple of the window; the band simply stops at
 ///   the sequence edges, which gives what Hugging Face's padded computation gives on the
 ///   real tokens.
-/// - Global tokens (``callAsFunction(_:mask:globalAttention:)``): a local token attends, with
+/// - Global tokens (``AttentionContext/globalTokens``): a local token attends, with
 ///   the local projections, to its band and to every global token (a global token inside
 ///   the band counts once); a global token's output is replaced by attention of its
 ///   `queryGlobal` projection to the `keyGlobal`/`valueGlobal` projections of every
@@ -86,26 +86,26 @@ public final class Longformer: Module, AttentionMechanism, ApproximateAttention 
     public var oneSidedWindow: Int { attentionWindow / 2 }
     public var hasGlobalProjections: Bool { queryGlobal != nil }
 
-    public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
-        callAsFunction(input, mask: mask, globalAttention: nil)
-    }
+    public static let mechanismName = "longformer"
+    /// Global tokens need the global projections and bidirectional attention; the check of a
+    /// context that asks for both global tokens and causality is in ``attend(_:context:)``.
+    public var capabilities: AttentionCapabilities { hasGlobalProjections ? [.causal, .bidirectional, .globalTokens] : [.causal, .bidirectional] }
 
-    /// The layer with global tokens: `globalAttention[b][i]` marks token i of batch entry b
-    /// as global (Hugging Face's `global_attention_mask`); padded tokens are never global.
-    public func callAsFunction(_ input: Tensor, mask: AttentionMask, globalAttention: [[Bool]]?) -> Tensor {
+    /// `context.globalTokens[b][i]` marks token i of batch entry b as global (Hugging Face's
+    /// `global_attention_mask`); padded tokens are never global.
+    public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "Longformer expects [batch, length, \(modelDimensions)], got \(input.shape)")
+        requireSupport(of: context)
+        let mask = context.mask
         let (batch, length) = (input.shape[0], input.shape[1])
-        let positions = globalAttention.flatMap { globalPositions($0, keyPadding: mask.keyPadding, batch: batch, length: length) }
-        if positions != nil {
-            precondition(!mask.causal, "Longformer: global attention cannot be used with a causal mask")
-            precondition(hasGlobalProjections, "Longformer: this layer was built without global projections")
-        }
+        let positions = context.globalTokens.flatMap { globalPositions($0, keyPadding: mask.keyPadding, batch: batch, length: length) }
+        precondition(positions == nil || !mask.causal, "Longformer: global attention cannot be used with a causal mask")
         var attended = slidingWindowAttention(queries: query(input), keys: key(input), values: value(input), heads: heads,
                                               window: oneSidedWindow, dilation: dilation, causal: mask.causal,
                                               keyPadding: mask.keyPadding, globalPositions: positions)
         if let positions { attended = attended + globalRows(input, positions: positions, keyPadding: mask.keyPadding) }
-        return output(attended)
+        return AttentionOutput(output(attended))
     }
 
     /// The sliding window alone on per-head q, k, v [batch, heads, n, d] (no global tokens):

@@ -111,13 +111,17 @@ public final class Performer: Module, AttentionMechanism, FeatureRedrawing {
         return linearAttention(queryFeatures: qf, keyFeatures: kf, values: v, causal: mask.causal)
     }
 
-    public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
+    public static let mechanismName = "performer"
+    public var capabilities: AttentionCapabilities { [.causal, .bidirectional] }
+
+    public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "Performer expects [batch, length, \(modelDimensions)], got \(input.shape)")
+        requireSupport(of: context)
         let q = query(input).splittingHeads(heads)
         let k = key(input).splittingHeads(heads)
         let v = value(input).splittingHeads(heads)
-        return output(attend(queries: q, keys: k, values: v, mask: mask).mergingHeads())
+        return AttentionOutput(output(attend(queries: q, keys: k, values: v, mask: context.mask).mergingHeads()))
     }
 }
 

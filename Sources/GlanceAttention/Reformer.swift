@@ -72,8 +72,11 @@ public final class Reformer: Module, AttentionMechanism {
 
     public var modelDimensions: Int { output.outputCount }
     public var heads: Int { attention.heads }
+    public static let mechanismName = "reformer"
+    public var capabilities: AttentionCapabilities { [.causal, .bidirectional] }
 
-    public func callAsFunction(_ input: Tensor, mask: AttentionMask) -> Tensor {
-        output(attention(input, mask: mask))
+    public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
+        requireSupport(of: context)
+        return AttentionOutput(output(attention(input, mask: context.mask)))
     }
 }

@@ -25,13 +25,30 @@ public final class TransformerBlock: Module {
     }
 
     public func callAsFunction(_ x: Tensor, mask: AttentionMask) -> Tensor {
-        let attended = x + attentionSublayer(x, mask: mask)
-        return attended + feedForwardSublayer(attended)
+        forward(x, context: AttentionContext(mask: mask)).output
+    }
+
+    /// The block under a full attention context (memory, cache, …); the output keeps the
+    /// attention's auxiliary loss.
+    public func forward(_ x: Tensor, context: AttentionContext) -> AttentionOutput {
+        let branch = attentionSublayer(x, context: context)
+        let attended = x + branch.output
+        return AttentionOutput(attended + feedForwardSublayer(attended), auxiliaryLoss: branch.auxiliaryLoss)
     }
 
     /// The attention branch, Dropout(Attention(LN(x))), without its residual.
     public func attentionSublayer(_ x: Tensor, mask: AttentionMask) -> Tensor {
-        attentionDropout(attention(attentionNorm(x), mask: mask))
+        attentionSublayer(x, context: AttentionContext(mask: mask)).output
+    }
+
+    /// The attention branch under `context`, with the attention's auxiliary loss. A memory
+    /// holds earlier inputs of this block, so it goes through the same LayerNorm as `x`.
+    public func attentionSublayer(_ x: Tensor, context: AttentionContext) -> AttentionOutput {
+        var context = context
+        context.memory = context.memory.map(attentionNorm.callAsFunction)
+        var result = attention.attend(attentionNorm(x), context: context)
+        result.output = attentionDropout(result.output)
+        return result
     }
 
     /// The feed-forward branch, Dropout(FFN(LN(x))), without its residual.

@@ -161,7 +161,7 @@ struct Bench: ParsableCommand {
     func apply(_ layer: any AttentionMechanism, _ input: Tensor, mask: AttentionMask) -> Tensor {
         if let longformer = layer as? Longformer, let global, global > 0 {
             let rows = [[Bool]](repeating: (0..<input.shape[1]).map { $0 < global }, count: input.shape[0])
-            return longformer(input, mask: mask, globalAttention: rows)
+            return longformer.attend(input, context: AttentionContext(mask: mask, globalTokens: rows)).output
         }
         return layer(input, mask: mask)
     }

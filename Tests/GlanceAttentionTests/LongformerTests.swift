@@ -40,7 +40,7 @@ import Testing
         let x = f["input"].requiringGradient()
         for p in parameters { p.parameter.value = p.parameter.value.requiringGradient() }
         defer { for p in parameters { p.parameter.value = p.parameter.value.detached() } }
-        let out = withGradients { layer(x, mask: mask, globalAttention: global) }
+        let out = withGradients { layer.attend(x, context: AttentionContext(mask: mask, globalTokens: global)).output }
         let grads = gradients(of: out, seed: f["output_gradient"], withRespectTo: [x] + parameters.map(\.parameter.value))
         let outputError = relativeError(out.detached(), f["output"])
         #expect(outputError <= 1e-4, "\(name) output: relative error \(outputError)")
@@ -59,7 +59,7 @@ import Testing
         }
         #expect(Set(Self.names.map(\.0)) == Set(f.config["parameters"] as! [String]))
         // Without recording (the inference path) the output is the same.
-        let inference = withoutGradients { layer(f["input"], mask: mask, globalAttention: global) }
+        let inference = withoutGradients { layer.attend(f["input"], context: AttentionContext(mask: mask, globalTokens: global)).output }
         #expect(relativeError(inference, f["output"]) <= 1e-4)
     }
 
@@ -239,13 +239,13 @@ import Testing
         let x = randomTensor([1, n, 8], seed: 12)
         var global = [[Bool]](repeating: [Bool](repeating: false, count: n), count: 1)
         global[0][6] = true
-        let base = withoutGradients { layer(x, mask: .none, globalAttention: global) }
+        let base = withoutGradients { layer.attend(x, context: AttentionContext(mask: .none, globalTokens: global)).output }
         // Changing the last token moves the global token's output (it sees everything) and the
         // first token's (it attends to the global token, whose value does not move) only through
         // the global token's key and value, which are unchanged: so the first token stays put.
         var changed = x
         changed.withUnsafeMutableBufferPointer { for c in 0..<8 { $0[(n - 1) * 8 + c] += 3 } }
-        let moved = withoutGradients { layer(changed, mask: .none, globalAttention: global) }
+        let moved = withoutGradients { layer.attend(changed, context: AttentionContext(mask: .none, globalTokens: global)).output }
         func row(_ t: Tensor, _ i: Int) -> Tensor { t.sliced(alongAxis: 1, i..<(i + 1)) }
         #expect(maxAbsoluteDifference(row(base, 6), row(moved, 6)) > 1e-3)
         #expect(maxAbsoluteDifference(row(base, 0), row(moved, 0)) <= 1e-6)
@@ -253,13 +253,13 @@ import Testing
         // layer would not.
         var changedGlobal = x
         changedGlobal.withUnsafeMutableBufferPointer { for c in 0..<8 { $0[6 * 8 + c] += 3 } }
-        let withGlobal = withoutGradients { layer(changedGlobal, mask: .none, globalAttention: global) }
+        let withGlobal = withoutGradients { layer.attend(changedGlobal, context: AttentionContext(mask: .none, globalTokens: global)).output }
         #expect(maxAbsoluteDifference(row(base, 0), row(withGlobal, 0)) > 1e-3)
         let localBase = withoutGradients { layer(x, mask: .none) }, localMoved = withoutGradients { layer(changedGlobal, mask: .none) }
         #expect(maxAbsoluteDifference(row(localBase, 0), row(localMoved, 0)) <= 1e-6)
         // An all-false global mask is the local layer.
         let none = [[Bool]](repeating: [Bool](repeating: false, count: n), count: 1)
-        #expect(maxAbsoluteDifference(withoutGradients { layer(x, mask: .none, globalAttention: none) }, localBase) == 0)
+        #expect(maxAbsoluteDifference(withoutGradients { layer.attend(x, context: AttentionContext(mask: .none, globalTokens: none)).output }, localBase) == 0)
     }
 
     @Test("gradients of the input and every parameter match finite differences", arguments: [
@@ -275,7 +275,7 @@ import Testing
         let global: [[Bool]]? = withGlobal ? [(0..<9).map { $0 == 0 || $0 == 5 }, (0..<9).map { $0 == 8 || $0 == 3 }] : nil
         let report = checkGradients(at: [x] + saved) { t in
             for (p, value) in zip(parameters, t.dropFirst()) { p.parameter.value = value }
-            return layer(t[0], mask: mask, globalAttention: global)
+            return layer.attend(t[0], context: AttentionContext(mask: mask, globalTokens: global)).output
         }
         #expect(report.passed, "causal \(causal) global \(withGlobal) dilation \(dilation)\n\(report)")
     }

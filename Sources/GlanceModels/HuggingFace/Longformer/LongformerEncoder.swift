@@ -153,7 +153,7 @@ public final class LongformerLayer: Module {
     }
 
     public func callAsFunction(_ x: Tensor, mask: AttentionMask, globalAttention: [[Bool]]?) -> Tensor {
-        let h = attentionNorm(x + attention(x, mask: mask, globalAttention: globalAttention))
+        let h = attentionNorm(x + attention.attend(x, context: AttentionContext(mask: mask, globalTokens: globalAttention)).output)
         return outputNorm(h + output(activation(intermediate(h))))
     }
 }
