@@ -43,14 +43,23 @@ extension AttentionMechanism {
     /// Throws an ``AttentionCapabilityError`` for the first capability in `needed` that this
     /// layer lacks.
     public func check(_ needed: AttentionCapabilities) throws {
-        let missing = needed.subtracting(capabilities)
-        if let name = missing.names.first { throw AttentionCapabilityError(mechanism: Self.mechanismName, capability: name) }
+        if let name = missingCapabilities(needed).names.first {
+            throw AttentionCapabilityError(mechanism: Self.mechanismName, capability: name)
+        }
     }
 
     /// Stops with a precondition naming the mechanism when `context` needs what it lacks.
     public func requireSupport(of context: AttentionContext) {
-        let missing = context.requiredCapabilities.subtracting(capabilities)
+        let missing = missingCapabilities(context.requiredCapabilities)
         precondition(missing.isEmpty, "the \(Self.mechanismName) attention mechanism does not support \(missing.names.joined(separator: ", "))")
+    }
+
+    /// What `needed` asks beyond ``capabilities``. A mechanism that always looks back
+    /// (``isAlwaysCausal``) serves a bidirectional request causally, as documented.
+    private func missingCapabilities(_ needed: AttentionCapabilities) -> AttentionCapabilities {
+        var missing = needed.subtracting(capabilities)
+        if isAlwaysCausal { missing.remove(.bidirectional) }
+        return missing
     }
 
     /// The short form for self-attention under `mask`: the output alone.
