@@ -112,12 +112,17 @@ public final class Performer: Module, AttentionMechanism, FeatureRedrawing {
     }
 
     public static let mechanismName = "performer"
-    public var capabilities: AttentionCapabilities { [.causal, .bidirectional] }
+    public var capabilities: AttentionCapabilities {
+        decodesIncrementally ? [.causal, .bidirectional, .incremental] : [.causal, .bidirectional]
+    }
 
     public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "Performer expects [batch, length, \(modelDimensions)], got \(input.shape)")
         requireSupport(of: context)
+        if let cache = context.incrementalCache(as: PerformerCache.self, mechanism: Self.mechanismName) {
+            return attendIncrementally(input, cache: cache)
+        }
         let q = query(input).splittingHeads(heads)
         let k = key(input).splittingHeads(heads)
         let v = value(input).splittingHeads(heads)
