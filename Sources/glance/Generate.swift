@@ -3,6 +3,7 @@ import Foundation
 import GlanceCore
 import GlanceData
 import GlanceModels
+import GlanceTraining
 
 /// `glance generate`: samples text from a trained run or a Hugging Face Reformer folder.
 struct Generate: ParsableCommand {
