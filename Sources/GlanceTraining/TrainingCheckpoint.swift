@@ -13,6 +13,11 @@ struct TrainingState<Sampler: Codable>: Codable {
     var configuration: String
 }
 
+/// The task a training state belongs to, read before the rest (whose sampler type depends on it).
+struct TaskName: Codable {
+    var task: String
+}
+
 /// The metadata of a language model's checkpoint of format glance-checkpoint-1, whose
 /// sampler state was the data generator.
 struct FormatOneState: Codable {
@@ -51,9 +56,6 @@ extension Trainer {
         guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError.missing(path: url.path) }
         let (tensors, metadata) = try SafeTensors.read(from: url)
         let state = try Self.trainingState(metadata, path: url.path)
-        guard state.task == Task.name else {
-            throw CheckpointError.incompatible(path: url.path, reason: "it is a checkpoint of a \(state.task) run, not of a \(Task.name) run")
-        }
         let savedModel = try? JSONDecoder().decode(Task.ModelConfiguration.self, from: Data(state.configuration.utf8))
         guard savedModel == task.modelConfiguration else {
             throw CheckpointError.incompatible(path: url.path, reason: "it was trained with another model configuration (\(state.configuration))")
@@ -99,6 +101,9 @@ extension Trainer {
         let data = Data(text.utf8)
         switch metadata["format"] {
         case format:
+            if let header = try? JSONDecoder().decode(TaskName.self, from: data), header.task != Task.name {
+                throw CheckpointError.incompatible(path: path, reason: "it is a checkpoint of a \(header.task) run, not of a \(Task.name) run")
+            }
             if let state = try? JSONDecoder().decode(TrainingState<Task.SamplerState>.self, from: data) { return state }
         case "glance-checkpoint-1":
             if let old = try? JSONDecoder().decode(FormatOneState.self, from: data) {
