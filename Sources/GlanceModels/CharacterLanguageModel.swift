@@ -3,62 +3,63 @@ import GlanceAttention
 import GlanceCore
 import GlanceNN
 
-/// A decoder-only, pre-LN Transformer over bytes (or any small vocabulary).
+/// A decoder-only Transformer over bytes (or any small vocabulary): a ``TokenInput``, a
+/// ``BlockStack`` of causal blocks (pre-LN or post-LN, reversible on request) and a
+/// ``LanguageModelHead``. Parameter keys: `input.tokenEmbedding.weight`,
+/// `input.learnedPositions.weight`, `blocks.layers.<i>.…`, `head.norm.weight|bias`,
+/// `head.projection.weight|bias`.
 ///
 /// Initialization follows GPT-2: weights N(0, 0.02), the residual output projections
 /// N(0, 0.02/√(2·layers)), biases 0, LayerNorm 1/0; the LM head is untied. With
-/// `reversible` (Reformer), the blocks form a ``reversibleTransformerStack(_:blocks:mask:randomSource:storingActivations:)``
-/// over the duplicated embeddings, and the final LayerNorm and the head read both halves.
+/// `reversible` (Reformer), the final LayerNorm and the head read both halves of the pair.
 public final class CharacterLanguageModel: Module {
     public let configuration: LanguageModelConfiguration
-    public let tokenEmbedding: Embedding
-    public let learnedPositions: LearnedPositions?
-    public let embeddingDropout: Dropout
-    public let blocks: [TransformerBlock]
-    public let finalNorm: LayerNorm
-    public let head: Linear
+    public let input: TokenInput
+    public let blocks: BlockStack
+    public let head: LanguageModelHead
     /// The random stream of every dropout layer (saved with checkpoints).
     public let _randomSource: RandomSource
-    private let _sinusoids: Tensor?
 
-    public init(configuration c: LanguageModelConfiguration, seed: UInt64) throws {
+    /// The model `c` describes, its weights drawn from `seed`.
+    public convenience init(configuration c: LanguageModelConfiguration, seed: UInt64) throws {
         try c.validate()
-        configuration = c
         var generator = RandomGenerator(seed: seed)
-        _randomSource = RandomSource(seed: seed &+ 1)
-        let std = TransformerBlock.initialStandardDeviation
-        let input = InputEmbedding(c, source: _randomSource, generator: &generator)
-        (tokenEmbedding, learnedPositions, _sinusoids, embeddingDropout) = (input.tokenEmbedding, input.learnedPositions, input.sinusoids, input.dropout)
-        blocks = try TransformerBlock.stack(c, causal: true, source: _randomSource, generator: &generator)
-        let width = c.reversible ? 2 * c.modelDimensions : c.modelDimensions
-        finalNorm = LayerNorm(dimensions: width)
-        head = Linear(width, c.vocabularySize, standardDeviation: std, generator: &generator)
+        let source = RandomSource(seed: seed &+ 1)
+        let input = TokenInput(c, source: source, generator: &generator)
+        let blocks = try BlockStack(c, causal: true, source: source, generator: &generator)
+        let projection = Linear(blocks.outputDimensions(modelDimensions: c.modelDimensions), c.vocabularySize,
+                                standardDeviation: TransformerBlock.initialStandardDeviation, generator: &generator)
+        self.init(configuration: c, input: input, blocks: blocks, head: LanguageModelHead(projection: projection), randomSource: source)
+    }
+
+    /// A model of the given parts; `configuration` gives its context and vocabulary, and
+    /// `randomSource` is the stream of the parts' dropout layers.
+    public init(configuration: LanguageModelConfiguration, input: TokenInput, blocks: BlockStack, head: LanguageModelHead,
+                randomSource: RandomSource) {
+        precondition(head.vocabularySize == configuration.vocabularySize,
+                     "the head predicts \(head.vocabularySize) tokens, the configuration has \(configuration.vocabularySize)")
+        (self.configuration, self.input, self.blocks, self.head, _randomSource) = (configuration, input, blocks, head, randomSource)
         super.init()
     }
 
     /// Next-token logits [batch, length, vocabulary] for token ids [batch, length].
     public func callAsFunction(_ ids: IndexTensor) -> Tensor {
+        forward(ids).output
+    }
+
+    /// The logits with the blocks' auxiliary loss.
+    private func forward(_ ids: IndexTensor) -> AttentionOutput {
         precondition(ids.shape.count == 2, "token ids must be [batch, length], got \(ids.shape)")
-        let length = ids.shape[1]
-        precondition(length <= configuration.context, "sequence of \(length) exceeds the model context \(configuration.context)")
-        var x = embed(ids)
-        if configuration.reversible {
-            x = reversibleTransformerStack(concatenate([x, x], alongAxis: 2), blocks: blocks, mask: .causal, randomSource: _randomSource)
-        } else {
-            for block in blocks { x = block(x, mask: .causal) }
-        }
-        return head(finalNorm(x))
+        precondition(ids.shape[1] <= configuration.context, "sequence of \(ids.shape[1]) exceeds the model context \(configuration.context)")
+        var result = blocks.forward(input(ids), context: AttentionContext(mask: .causal))
+        result.output = head(result.output)
+        return result
     }
 
-    /// Token embeddings plus the positions `firstPosition ..< firstPosition + length`, after dropout.
-    func embed(_ ids: IndexTensor, firstPosition: Int = 0) -> Tensor {
-        InputEmbedding(tokenEmbedding: tokenEmbedding, learnedPositions: learnedPositions, sinusoids: _sinusoids,
-                       dropout: embeddingDropout)(ids, firstPosition: firstPosition)
-    }
-
-    /// Mean next-token cross-entropy (nats) of a batch.
+    /// Mean next-token cross-entropy (nats) of a batch, plus the blocks' auxiliary losses.
     public func loss(inputs: IndexTensor, targets: [Int]) -> Tensor {
-        crossEntropy(logits: self(inputs).reshaped(to: [-1, configuration.vocabularySize]), targets: targets)
+        let result = forward(inputs)
+        return result.addingAuxiliaryLoss(to: crossEntropy(logits: result.output.reshaped(to: [-1, configuration.vocabularySize]), targets: targets))
     }
 
     /// Samples `count` tokens after `prompt` (a newline when empty). `temperature` 0 picks the

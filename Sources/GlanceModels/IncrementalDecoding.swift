@@ -19,19 +19,17 @@ public final class LanguageModelCache {
 
 extension CharacterLanguageModel {
     /// Whether every block's attention decodes incrementally (``AttentionCapabilities/incremental``).
-    public var supportsIncrementalDecoding: Bool {
-        blocks.allSatisfy { $0.attention.capabilities.contains(.incremental) }
-    }
+    public var supportsIncrementalDecoding: Bool { blocks.supportsIncrementalDecoding }
 
     /// An empty cache for `batch` sequences; throws an ``AttentionCapabilityError`` naming the
     /// first block's mechanism that cannot decode incrementally.
     public func makeCache(batch: Int = 1) throws -> LanguageModelCache {
-        LanguageModelCache(batch: batch, layers: try blocks.map { try $0.attention.makeCache(batch: batch) })
+        LanguageModelCache(batch: batch, layers: try blocks.makeCaches(batch: batch))
     }
 
     /// Next-token logits [batch, n, vocabulary] for the next n tokens `ids` [batch, n] after the
     /// `cache.length` tokens the cache has seen, which it then holds too: the last n rows of
-    /// `self(all tokens so far)`, at the cost of n positions. Positions (learned or sinusoidal)
+    /// `self(all tokens so far)`, at the cost of n positions. Absolute positions (when any)
     /// continue from `cache.length`, so `cache.length + n` may not exceed the context.
     /// Inference only: call it inside `withoutGradients`.
     public func callAsFunction(_ ids: IndexTensor, cache: LanguageModelCache) -> Tensor {
@@ -40,21 +38,9 @@ extension CharacterLanguageModel {
         let start = cache.length, end = start + ids.shape[1]
         precondition(end <= configuration.context,
                      "positions \(start)..<\(end) exceed the model context \(configuration.context): start a new cache")
-        var x = embed(ids, firstPosition: start)
-        let contexts = cache.layers.map { AttentionContext(mask: .causal, cache: $0) }
-        if configuration.reversible {
-            // The reversible stack's forward: y1 = x1 + Attention(x2), y2 = x2 + FFN(y1).
-            var (x1, x2) = (x, x)
-            for (block, context) in zip(blocks, contexts) {
-                x1 = x1 + block.attentionSublayer(x2, context: context).output
-                x2 = x2 + block.feedForwardSublayer(x1)
-            }
-            x = concatenate([x1, x2], alongAxis: 2)
-        } else {
-            for (block, context) in zip(blocks, contexts) { x = block.forward(x, context: context).output }
-        }
+        let hidden = blocks.forward(input(ids, firstPosition: start), caches: cache.layers).output
         cache.length = end
-        return head(finalNorm(x))
+        return head(hidden)
     }
 
     /// Samples `count` tokens after `prompt` (not empty) with one cache per block: the prompt's

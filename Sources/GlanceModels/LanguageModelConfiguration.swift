@@ -19,8 +19,12 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     public var dropout: Float = 0
     /// Attention mechanism, by registry name.
     public var attention = "full"
-    /// "learned" or "sinusoidal" absolute positions.
+    /// Absolute positions added to the token embeddings: "learned", "sinusoidal" or "none"
+    /// (``AbsolutePositions``).
     public var positions = "learned"
+    /// The blocks' normalization: "pre-ln" (before each sublayer) or "post-ln" (after each
+    /// residual sum); reversible layers need "pre-ln".
+    public var block: BlockNormalization = .preLN
     /// Performer: random features m (nil: ⌊d·ln d⌋ for head dimensions d).
     public var performerFeatures: Int? = nil
     /// Performer: "softmax" or "relu" (nil: "softmax").
@@ -77,6 +81,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         case lshChunksAfter = "lsh_num_chunks_after", buckets = "num_buckets", hashSeed = "hash_seed"
         case attentionWindow = "attention_window", attentionDilation = "attention_dilation"
         case reversible, feedForwardChunk = "chunk_size_feed_forward"
+        case block
     }
 
     public init() {}
@@ -100,6 +105,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         dropout = try c.value(.dropout, default: d.dropout)
         attention = try c.value(.attention, default: d.attention)
         positions = try c.value(.positions, default: d.positions)
+        block = try c.value(.block, default: d.block)
         performerFeatures = try c.decodeIfPresent(Int.self, forKey: .performerFeatures)
         performerKernel = try c.decodeIfPresent(String.self, forKey: .performerKernel)
         performerRedrawEvery = try c.decodeIfPresent(Int.self, forKey: .performerRedrawEvery)
@@ -217,8 +223,12 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
                 throw ConfigurationValueError(field: "model.num_buckets", reason: "\(buckets.reduce(1, *)) buckets for a context of \(context): most would stay empty")
             }
         }
-        if positions != "learned" && positions != "sinusoidal" {
-            throw ConfigurationValueError(field: "model.positions", reason: "must be 'learned' or 'sinusoidal', got '\(positions)'")
+        if AbsolutePositions(rawValue: positions) == nil {
+            throw ConfigurationValueError(field: "model.positions",
+                                          reason: "must be one of \(AbsolutePositions.allCases.map(\.rawValue).joined(separator: ", ")), got '\(positions)'")
+        }
+        if reversible && block == .postLN {
+            throw ConfigurationValueError(field: "model.block", reason: "must be 'pre-ln' with reversible layers (each block's branches read LN of their input), got 'post-ln'")
         }
     }
 }

@@ -3,23 +3,20 @@ import GlanceCore
 import GlanceData
 import GlanceNN
 
-/// A pre-LN Transformer encoder over bytes that sorts documents into classes: byte embedding
-/// + positions → dropout → blocks with non-causal attention that ignores padded keys → final
-/// LayerNorm → mean over the real (unpadded) positions → linear head.
+/// A Transformer encoder over bytes that sorts documents into classes: a ``TokenInput``, a
+/// ``BlockStack`` of non-causal blocks that ignore padded keys and a ``PooledClassifierHead``
+/// (final LayerNorm → mean over the real positions → linear). Parameter keys:
+/// `input.…`, `blocks.layers.<i>.…`, `head.norm.…`, `head.classifier.…`.
 ///
 /// Any mechanism of ``AttentionRegistry`` works, Linformer included. Initialization as in
 /// ``CharacterLanguageModel`` (GPT-2's scheme).
 public final class TextClassifier: Module {
     public let configuration: LanguageModelConfiguration
-    public let tokenEmbedding: Embedding
-    public let learnedPositions: LearnedPositions?
-    public let embeddingDropout: Dropout
-    public let blocks: [TransformerBlock]
-    public let finalNorm: LayerNorm
-    public let head: Linear
+    public let input: TokenInput
+    public let blocks: BlockStack
+    public let head: PooledClassifierHead
     /// The random stream of every dropout layer.
     public let _randomSource: RandomSource
-    private let _sinusoids: Tensor?
 
     /// - Parameters:
     ///   - configuration: the encoder's shape; `context` is the longest document (in bytes) it reads.
@@ -29,48 +26,36 @@ public final class TextClassifier: Module {
         guard classes >= 2 else { throw ConfigurationValueError(field: "classes", reason: "a classifier needs at least 2 classes, got \(classes)") }
         configuration = c
         var generator = RandomGenerator(seed: seed)
-        _randomSource = RandomSource(seed: seed &+ 1)
-        let std = TransformerBlock.initialStandardDeviation
-        let input = InputEmbedding(c, source: _randomSource, generator: &generator)
-        (tokenEmbedding, learnedPositions, _sinusoids, embeddingDropout) = (input.tokenEmbedding, input.learnedPositions, input.sinusoids, input.dropout)
-        blocks = try TransformerBlock.stack(c, causal: false, source: _randomSource, generator: &generator)
-        finalNorm = LayerNorm(dimensions: c.modelDimensions)
-        head = Linear(c.modelDimensions, classes, standardDeviation: std, generator: &generator)
+        let source = RandomSource(seed: seed &+ 1)
+        _randomSource = source
+        input = TokenInput(c, source: source, generator: &generator)
+        let blocks = try BlockStack(c, causal: false, source: source, generator: &generator)
+        self.blocks = blocks
+        head = PooledClassifierHead(dimensions: blocks.outputDimensions(modelDimensions: c.modelDimensions), classes: classes,
+                                    standardDeviation: TransformerBlock.initialStandardDeviation, generator: &generator)
         super.init()
     }
 
-    public var classCount: Int { head.outputCount }
+    public var classCount: Int { head.classCount }
 
     /// Class logits [batch, classes] for byte ids [batch, length]. `keyPadding[b][i]` is
     /// `true` for a real byte (nil: nothing is padded); each row needs one real byte.
     public func callAsFunction(_ ids: IndexTensor, keyPadding: [[Bool]]? = nil) -> Tensor {
+        forward(ids, keyPadding: keyPadding).output
+    }
+
+    /// The class logits with the blocks' auxiliary loss.
+    private func forward(_ ids: IndexTensor, keyPadding: [[Bool]]?) -> AttentionOutput {
         precondition(ids.shape.count == 2, "byte ids must be [batch, length], got \(ids.shape)")
-        let (batch, length) = (ids.shape[0], ids.shape[1])
-        precondition(length <= configuration.context, "document of \(length) bytes exceeds the model context \(configuration.context)")
-        var x = InputEmbedding(tokenEmbedding: tokenEmbedding, learnedPositions: learnedPositions, sinusoids: _sinusoids,
-                               dropout: embeddingDropout)(ids)
-        let mask = AttentionMask(keyPadding: keyPadding)
-        for block in blocks { x = block(x, mask: mask) }
-        let pooled = (finalNorm(x) * poolingWeights(batch: batch, length: length, keyPadding: keyPadding)).sum(alongAxis: 1)
-        return head(pooled)
+        precondition(ids.shape[1] <= configuration.context, "document of \(ids.shape[1]) bytes exceeds the model context \(configuration.context)")
+        var result = blocks.forward(input(ids), context: AttentionContext(mask: AttentionMask(keyPadding: keyPadding)))
+        result.output = head(result.output, keyPadding: keyPadding)
+        return result
     }
 
-    /// Mean cross-entropy (nats) of a batch.
+    /// Mean cross-entropy (nats) of a batch, plus the blocks' auxiliary losses.
     public func loss(_ batch: DocumentBatch) -> Tensor {
-        crossEntropy(logits: self(batch.inputs, keyPadding: batch.keyPadding), targets: batch.labels)
-    }
-
-    /// [batch, length, 1]: 1/(real bytes of the row) at real positions, 0 at padding.
-    private func poolingWeights(batch: Int, length: Int, keyPadding: [[Bool]]?) -> Tensor {
-        guard let keyPadding else { return Tensor(shape: [batch, length, 1], repeating: 1 / Float(length)) }
-        precondition(keyPadding.count == batch && keyPadding.allSatisfy { $0.count == length },
-                     "key padding must be [\(batch)][\(length)]")
-        var weights = [Float](repeating: 0, count: batch * length)
-        for (row, real) in keyPadding.enumerated() {
-            let count = real.reduce(0) { $0 + ($1 ? 1 : 0) }
-            precondition(count > 0, "row \(row) of the batch has no real byte")
-            for i in 0..<length where real[i] { weights[row * length + i] = 1 / Float(count) }
-        }
-        return Tensor(weights, shape: [batch, length, 1])
+        let result = forward(batch.inputs, keyPadding: batch.keyPadding)
+        return result.addingAuxiliaryLoss(to: crossEntropy(logits: result.output, targets: batch.labels))
     }
 }

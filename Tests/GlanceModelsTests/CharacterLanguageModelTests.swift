@@ -38,7 +38,7 @@ import Testing
         (c.lshHashes, c.lshChunkLength, c.buckets, c.hashSeed) = (2, 4, [2, 2], 5)
         try c.validate()
         let model = try CharacterLanguageModel(configuration: c, seed: 1)
-        #expect(model.parameterValues().keys.contains("blocks.0.attention.attention.queryKey.weight"))
+        #expect(model.parameterValues().keys.contains("blocks.layers.0.attention.attention.queryKey.weight"))
         var random = TestRandom(seed: 2)
         for length in [3, 13, 24] {
             let logits = model(random.indices([2, length], below: 256))
@@ -52,7 +52,7 @@ import Testing
         var c = Self.configuration(context: 24, layers: 2, width: 8)
         (c.reversible, c.feedForwardChunk) = (true, 8)
         let model = try CharacterLanguageModel(configuration: c, seed: 1)
-        #expect(model.finalNorm.weight?.shape == [16] && model.head.weight.shape == [256, 16])
+        #expect(model.head.norm.weight?.shape == [16] && model.head.projection.weight.shape == [256, 16])
         var random = TestRandom(seed: 2)
         let ids = random.indices([2, 24], below: 256)
         var changed = ids.values
@@ -87,15 +87,15 @@ import Testing
         let c = Self.configuration(vocabulary: 20, context: 8, layers: 2, width: 8)
         let model = try CharacterLanguageModel(configuration: c, seed: 1)
         let keys = model.trainableParameters().map(\.key)
-        #expect(keys.first == "tokenEmbedding.weight")
-        #expect(keys.contains("learnedPositions.weight"))
-        #expect(keys.contains("blocks.1.attention.query.weight"))
-        #expect(keys.last == "head.bias")
+        #expect(keys.first == "input.tokenEmbedding.weight")
+        #expect(keys.contains("input.learnedPositions.weight"))
+        #expect(keys.contains("blocks.layers.1.attention.query.weight"))
+        #expect(keys.last == "head.projection.bias")
         let d = 8, ffn = 16
         let block = 2 * 2 * d + 4 * (d * d + d) + (d * ffn + ffn) + (ffn * d + d)
         #expect(model.parameterCount() == 20 * d + 8 * d + 2 * block + 2 * d + (d * 20 + 20))
         let sinusoidal = try CharacterLanguageModel(configuration: Self.configuration(positions: "sinusoidal"), seed: 1)
-        #expect(!sinusoidal.trainableParameters().map(\.key).contains("learnedPositions.weight"))
+        #expect(!sinusoidal.trainableParameters().map(\.key).contains("input.learnedPositions.weight"))
     }
 
     @Test("the same seed builds the same model; another seed another one")

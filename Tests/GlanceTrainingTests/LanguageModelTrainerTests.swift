@@ -142,11 +142,11 @@ import Testing
         let bad = folder.appendingPathComponent("bad.safetensors")
         switch kind {
         case .wrongParameterShape:
-            _ = try Self.edited(good, to: bad) { tensors, _ in tensors["model.head.weight"] = Tensor.zeros([256, 8]) }
+            _ = try Self.edited(good, to: bad) { tensors, _ in tensors["model.head.projection.weight"] = Tensor.zeros([256, 8]) }
         case .wrongMomentShape:
-            _ = try Self.edited(good, to: bad) { tensors, _ in tensors["optimizer.m.head.weight"] = Tensor.zeros([3]) }
+            _ = try Self.edited(good, to: bad) { tensors, _ in tensors["optimizer.m.head.projection.weight"] = Tensor.zeros([3]) }
         case .missingParameter:
-            _ = try Self.edited(good, to: bad) { tensors, _ in tensors["model.finalNorm.bias"] = nil }
+            _ = try Self.edited(good, to: bad) { tensors, _ in tensors["model.head.norm.bias"] = nil }
         case .unknownEntry:
             _ = try Self.edited(good, to: bad) { tensors, _ in tensors["extra.thing"] = Tensor.zeros([2]) }
         case .otherModel:
