@@ -48,9 +48,10 @@ struct DistanceIndexedRows: @unchecked Sendable {
 /// `largestDistance − columns + 1` cover every query–key distance of the kernel call:
 /// 0 … Nk − 1 under causal masking, 1 − Nq … Nk − 1 otherwise.
 func requireDistances(of what: String, largestDistance: Int, columns: Int, geometry: AttentionGeometry) {
+    precondition(geometry.memory >= 0, "a \(what) needs at least as many keys as queries, got \(geometry.queries) queries and \(geometry.keys) keys")
+    guard geometry.queries > 0 else { return }
     let smallest = largestDistance - columns + 1
     let needed = (geometry.causal ? 0 : 1 - geometry.queries)...(geometry.keys - 1)
-    precondition(geometry.memory >= 0, "a \(what) needs at least as many keys as queries, got \(geometry.queries) queries and \(geometry.keys) keys")
     precondition(smallest <= needed.lowerBound && largestDistance >= needed.upperBound,
                  "the \(what) covers distances \(smallest)…\(largestDistance), but \(geometry.queries) queries over \(geometry.keys) keys"
                      + "\(geometry.causal ? " (causal)" : "") need \(needed.lowerBound)…\(needed.upperBound)")
@@ -84,25 +85,26 @@ private func withPointer<R>(to tensor: Tensor?, _ body: (UnsafeMutablePointer<Fl
 /// Zeroed accumulators for the gradients of a call's score term ([B, H, Nq, R], one row per
 /// batch entry even when the term is shared) and mask ([B, H, R]: the backward runs batch
 /// entries in parallel, so each keeps its own row), and their reduction to the inputs' shapes.
-final class DistanceTermGradients {
+struct DistanceTermGradients {
     private let term: (storage: TensorStorage, shape: [Int], shared: Bool)?
     private let mask: (storage: TensorStorage, shape: [Int])?
     let rows: DistanceRows
 
     init(relativeScores: RelativeScoreTerm?, postSoftmaxMask: PostSoftmaxMask?, geometry g: AttentionGeometry) {
-        term = relativeScores.map { t in
+        let term = relativeScores.map { t in
             let shape = [g.batch, g.heads, g.queries, t.scores.shape[3]]
-            return (Self.zeros(shape), shape, t.scores.shape[0] == 1)
+            return (storage: Self.zeros(shape), shape: shape, shared: t.scores.shape[0] == 1)
         }
-        mask = postSoftmaxMask.map { m in
+        let mask = postSoftmaxMask.map { m in
             let shape = [g.batch, g.heads, m.weights.shape[1]]
-            return (Self.zeros(shape), shape)
+            return (storage: Self.zeros(shape), shape: shape)
         }
         rows = DistanceRows(
             scores: term.map { DistanceIndexedRows(perQuery: $0.storage.pointer, batch: g.batch, geometry: g, columns: $0.shape[3],
                                                    largestDistance: relativeScores!.largestDistance) },
             mask: mask.map { DistanceIndexedRows(perHead: $0.storage.pointer, perBatchEntry: true, geometry: g, columns: $0.shape[2],
                                                  largestDistance: postSoftmaxMask!.largestDistance) })
+        (self.term, self.mask) = (term, mask)
     }
 
     /// The gradients of the term and the mask that were given, in that order.

@@ -16,9 +16,12 @@ import GlanceCore
 /// M = Nk − Nq keys are a memory): under causal masking query i sees keys 0 … M + i.
 /// `relativeScores` adds a distance-indexed term to the scaled scores before the softmax,
 /// `postSoftmaxMask` weighs and renormalises the probabilities after it (Adaptive Span);
-/// gradients reach both. Each costs one pass over a row of scores per query (forward and
-/// backward), and the mask one more block of scratch and Nq normalizers; without them the
-/// kernel does exactly the work it did before they existed.
+/// gradients reach both. Their costs, all linear in the scores next to the D-deep products:
+/// the term adds one vector add per score row forward and backward, and a B·H·Nq·R gradient
+/// buffer; the mask one multiply pass per row forward (plus a copy while recording, into a
+/// per-thread block of scratch), two passes per row backward (p′ is rebuilt from p and the
+/// Nq·B·H stored normalizers) and a B·H·R gradient buffer. Without them the loops do the work
+/// they did before, plus one nil check per score row.
 public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values v: Tensor,
                                       causal: Bool = false, keyPadding: [[Bool]]? = nil, scale: Float? = nil,
                                       relativeScores: RelativeScoreTerm? = nil, postSoftmaxMask: PostSoftmaxMask? = nil) -> Tensor {
