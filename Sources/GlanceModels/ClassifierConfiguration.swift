@@ -36,7 +36,7 @@ public struct ClassifierConfiguration: StrictConfigurationSection, Equatable, Se
     }
 
     public func validate() throws {
-        try model.validate(causal: false)
+        try model.validate()
         if model.vocabularySize != 256 {
             throw ConfigurationValueError(field: "model.vocab_size", reason: "must be 256: the classifier reads bytes, got \(model.vocabularySize)")
         }
