@@ -1,3 +1,4 @@
+import Foundation
 import GlanceCore
 
 /// A mechanism and its options, as a configuration gives them: JSON
@@ -31,6 +32,12 @@ public struct AttentionConfiguration: Codable, Equatable, Sendable {
 
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.options.isEqual(to: rhs.options) }
 
+    /// The options as a JSON object without `type` (`{}` for a mechanism without options).
+    public var optionsObject: [String: Any] {
+        let encoded = (try? JSONEncoder().encode(self)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        return (encoded ?? [:]).filter { $0.key != "type" }
+    }
+
     private struct Key: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
@@ -60,5 +67,14 @@ public struct AttentionConfiguration: Codable, Equatable, Sendable {
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(type, forKey: .type)
         try options.encode(to: encoder)
+    }
+}
+
+extension AttentionConfiguration: CustomStringConvertible {
+    /// The mechanism and the options given, for logs: `linformer {"k":8,"sharing":"headwise"}`.
+    public var description: String {
+        let options = optionsObject
+        guard !options.isEmpty, let json = try? JSONSerialization.data(withJSONObject: options, options: [.sortedKeys]) else { return type }
+        return "\(type) \(String(decoding: json, as: UTF8.self))"
     }
 }

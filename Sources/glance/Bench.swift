@@ -155,10 +155,7 @@ struct Bench: ParsableCommand {
     /// The report fields every attention run shares: the mechanism, its options and the sizes.
     func commonFields(length n: Int) throws -> [(String, Any)] {
         let attention = try attentionConfiguration()
-        let options = try JSONSerialization.jsonObject(with: JSONEncoder().encode(attention))
-        var encoded = options as? [String: Any] ?? [:]
-        encoded["type"] = nil
-        return [("mechanism", attention.type), ("options", encoded), ("length", n), ("batch", batch), ("heads", heads),
+        return [("mechanism", attention.type), ("options", attention.optionsObject), ("length", n), ("batch", batch), ("heads", heads),
                 ("head_dim", headDim), ("causal", causal), ("global_tokens", globalTokens)]
     }
 
