@@ -81,6 +81,17 @@ import Testing
         if options[0] == "--mechanism" { #expect(object["mechanism"] as? String == options[1]) }
     }
 
+    @Test("glance mechanisms prints docs/attention-options.md")
+    func mechanisms() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let result = try glance(["mechanisms"], in: workspace.folder)
+        try #require(result.status == 0, "\(result)")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let committed = try String(contentsOf: root.appendingPathComponent("docs/attention-options.md"), encoding: .utf8)
+        #expect(result.standardOutput == committed)
+    }
+
     @Test("--model-depth runs a whole stack; the reversible backward's gradients equal the stored stack's")
     func reversibleStack() throws {
         let workspace = try Workspace()
