@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "GlanceAttention", targets: ["GlanceAttention"]),
         .library(name: "GlanceData", targets: ["GlanceData"]),
         .library(name: "GlanceModels", targets: ["GlanceModels"]),
+        .library(name: "GlanceTraining", targets: ["GlanceTraining"]),
         .executable(name: "glance", targets: ["glance"]),
     ],
     dependencies: [
@@ -30,10 +31,11 @@ let package = Package(
         .target(name: "GlanceAttention", dependencies: ["GlanceCore", "GlanceNN"]),
         .target(name: "GlanceData", dependencies: ["GlanceCore"]),
         .target(name: "GlanceModels", dependencies: ["GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData"]),
+        .target(name: "GlanceTraining", dependencies: ["GlanceCore", "GlanceNN", "GlanceData", "GlanceModels"]),
         .executableTarget(
             name: "glance",
             dependencies: [
-                "GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData", "GlanceModels",
+                "GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData", "GlanceModels", "GlanceTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,7 +44,8 @@ let package = Package(
         .testTarget(name: "GlanceNNTests", dependencies: ["GlanceNN", "GlanceTestSupport"]),
         .testTarget(name: "GlanceAttentionTests", dependencies: ["GlanceAttention", "GlanceTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "GlanceDataTests", dependencies: ["GlanceData", "GlanceTestSupport"]),
-        .testTarget(name: "GlanceModelsTests", dependencies: ["GlanceModels", "GlanceTestSupport"]),
+        .testTarget(name: "GlanceModelsTests", dependencies: ["GlanceModels", "GlanceTraining", "GlanceTestSupport"]),
+        .testTarget(name: "GlanceTrainingTests", dependencies: ["GlanceTraining", "GlanceTestSupport"]),
         .testTarget(name: "GlanceCLITests", dependencies: ["glance", "GlanceTestSupport"]),
     ]
 )

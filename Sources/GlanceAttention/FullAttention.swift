@@ -22,12 +22,15 @@ public final class FullAttention: Module, AttentionMechanism {
 
     public static let mechanismName = "full"
     public var modelDimensions: Int { query.inputCount }
-    public var capabilities: AttentionCapabilities { [.causal, .bidirectional] }
+    public var capabilities: AttentionCapabilities { [.causal, .bidirectional, .incremental] }
 
     public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "FullAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
         requireSupport(of: context)
+        if let cache = context.incrementalCache(as: KeyValueCache.self, mechanism: Self.mechanismName) {
+            return attendIncrementally(input, cache: cache)
+        }
         let mask = context.mask
         let q = query(input).splittingHeads(heads)
         let k = key(input).splittingHeads(heads)

@@ -93,9 +93,12 @@ struct LinearAttentionKernel {
     let chunk: Int
     var width: Int { d + 1 }
 
+    /// performer-pytorch's ε under causal masking.
+    static let causalEpsilon: Float = 1e-6
+
     init(slices: Int, n: Int, m: Int, d: Int, causal: Bool, epsilon: Float?) {
         (self.slices, self.n, self.m, self.d, self.causal) = (slices, n, m, d, causal)
-        self.epsilon = epsilon ?? (causal ? 1e-6 : 0)
+        self.epsilon = epsilon ?? (causal ? Self.causalEpsilon : 0)
         chunk = causal ? 64 : 256
     }
 

@@ -46,8 +46,8 @@ public final class LogSparseAttention: Module, AttentionMechanism {
     public var modelDimensions: Int { value.inputCount }
     public static let mechanismName = "logsparse"
     public var isAlwaysCausal: Bool { true }
-    /// Causal only: the pattern and the convolutions look back.
-    public var capabilities: AttentionCapabilities { [.causal] }
+    /// Causal only: the pattern and the convolutions look back; decodes incrementally (``LogSparseCache``).
+    public var capabilities: AttentionCapabilities { [.causal, .incremental] }
     /// Kernel size K of the query and key convolutions.
     public var queryKeyKernel: Int { query.kernelSize }
 
@@ -63,6 +63,9 @@ public final class LogSparseAttention: Module, AttentionMechanism {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "LogSparseAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
         requireSupport(of: context)
+        if let cache = context.incrementalCache(as: LogSparseCache.self, mechanism: Self.mechanismName) {
+            return attendIncrementally(input, cache: cache)
+        }
         let attended = sparseAttention(queries: query(input), keys: key(input), values: value(input), heads: heads,
                                        index: index(length: input.shape[1]), keyPadding: context.mask.keyPadding)
         return AttentionOutput(output(attended))

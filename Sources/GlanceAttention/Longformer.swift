@@ -89,7 +89,9 @@ public final class Longformer: Module, AttentionMechanism, ApproximateAttention 
     public static let mechanismName = "longformer"
     /// Global tokens need the global projections and bidirectional attention; the check of a
     /// context that asks for both global tokens and causality is in ``attend(_:context:)``.
-    public var capabilities: AttentionCapabilities { hasGlobalProjections ? [.causal, .bidirectional, .globalTokens] : [.causal, .bidirectional] }
+    public var capabilities: AttentionCapabilities {
+        hasGlobalProjections ? [.causal, .bidirectional, .incremental, .globalTokens] : [.causal, .bidirectional, .incremental]
+    }
 
     /// `context.globalTokens[b][i]` marks token i of batch entry b as global (Hugging Face's
     /// `global_attention_mask`); padded tokens are never global.
@@ -97,6 +99,9 @@ public final class Longformer: Module, AttentionMechanism, ApproximateAttention 
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "Longformer expects [batch, length, \(modelDimensions)], got \(input.shape)")
         requireSupport(of: context)
+        if let cache = context.incrementalCache(as: KeyValueCache.self, mechanism: Self.mechanismName) {
+            return attendIncrementally(input, cache: cache)
+        }
         let mask = context.mask
         let (batch, length) = (input.shape[0], input.shape[1])
         let positions = context.globalTokens.flatMap { globalPositions($0, keyPadding: mask.keyPadding, batch: batch, length: length) }

@@ -2,14 +2,6 @@ import Foundation
 import GlanceCore
 import GlanceNN
 
-/// Modules whose random features are redrawn during training; the trainer calls
-/// ``redrawFeatures(step:)`` on every module that conforms before each optimizer step.
-public protocol FeatureRedrawing: AnyObject {
-    /// Makes the features those of training step `step` (0-based count of finished steps).
-    /// Deterministic: the same step always gives the same features.
-    func redrawFeatures(step: Int)
-}
-
 /// Performer attention (Choromanski et al. 2020, FAVOR+): softmax attention approximated by
 /// m positive orthogonal random features, linear in the sequence length, bidirectional or
 /// causal (prefix sums).
@@ -18,7 +10,7 @@ public protocol FeatureRedrawing: AnyObject {
 /// parameter: it is drawn from `featureSeed` and the redraw index ⌊step / redrawInterval⌋
 /// (a frozen parameter, `featureDraw`, saved with checkpoints), so a resumed run or a loaded
 /// model recreates the features of its step.
-public final class Performer: Module, AttentionMechanism, FeatureRedrawing {
+public final class Performer: Module, AttentionMechanism, TrainingStepHooks {
     public let query: Linear
     public let key: Linear
     public let value: Linear
@@ -80,6 +72,11 @@ public final class Performer: Module, AttentionMechanism, FeatureRedrawing {
         _projection = matrix
     }
 
+    /// Redraws the features before each training step.
+    public func beforeStep(_ step: Int) { redrawFeatures(step: step) }
+
+    /// Makes the features those of training step `step` (0-based count of finished steps).
+    /// Deterministic: the same step always gives the same features.
     public func redrawFeatures(step: Int) {
         guard let redrawInterval else { return }
         let index = step / redrawInterval
@@ -112,12 +109,17 @@ public final class Performer: Module, AttentionMechanism, FeatureRedrawing {
     }
 
     public static let mechanismName = "performer"
-    public var capabilities: AttentionCapabilities { [.causal, .bidirectional] }
+    public var capabilities: AttentionCapabilities {
+        decodesIncrementally ? [.causal, .bidirectional, .incremental] : [.causal, .bidirectional]
+    }
 
     public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "Performer expects [batch, length, \(modelDimensions)], got \(input.shape)")
         requireSupport(of: context)
+        if let cache = context.incrementalCache(as: PerformerCache.self, mechanism: Self.mechanismName) {
+            return attendIncrementally(input, cache: cache)
+        }
         let q = query(input).splittingHeads(heads)
         let k = key(input).splittingHeads(heads)
         let v = value(input).splittingHeads(heads)

@@ -73,6 +73,8 @@ public final class Reformer: Module, AttentionMechanism {
     public var modelDimensions: Int { output.outputCount }
     public var heads: Int { attention.heads }
     public static let mechanismName = "reformer"
+    /// No incremental decoding: LSH attention is not prefix-invariant (a later token's bucket
+    /// moves the chunk boundaries of the sorted sequence), so a generator recomputes the window.
     public var capabilities: AttentionCapabilities { [.causal, .bidirectional] }
 
     public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {

@@ -76,6 +76,13 @@ public struct ByteCorpus: Sendable {
 public struct TokenBatch: Sendable {
     public let inputs: IndexTensor
     public let targets: [Int]
+
+    public init(inputs: IndexTensor, targets: [Int]) {
+        precondition(inputs.shape.count == 2 && targets.count == inputs.values.count,
+                     "a batch of inputs \(inputs.shape) needs one target per input, got \(targets.count)")
+        self.inputs = inputs
+        self.targets = targets
+    }
 }
 
 /// Draws training windows at random offsets and walks evaluation windows in order.

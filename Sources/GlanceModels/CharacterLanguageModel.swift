@@ -41,8 +41,7 @@ public final class CharacterLanguageModel: Module {
         precondition(ids.shape.count == 2, "token ids must be [batch, length], got \(ids.shape)")
         let length = ids.shape[1]
         precondition(length <= configuration.context, "sequence of \(length) exceeds the model context \(configuration.context)")
-        var x = InputEmbedding(tokenEmbedding: tokenEmbedding, learnedPositions: learnedPositions, sinusoids: _sinusoids,
-                               dropout: embeddingDropout)(ids)
+        var x = embed(ids)
         if configuration.reversible {
             x = reversibleTransformerStack(concatenate([x, x], alongAxis: 2), blocks: blocks, mask: .causal, randomSource: _randomSource)
         } else {
@@ -51,15 +50,31 @@ public final class CharacterLanguageModel: Module {
         return head(finalNorm(x))
     }
 
+    /// Token embeddings plus the positions `firstPosition ..< firstPosition + length`, after dropout.
+    func embed(_ ids: IndexTensor, firstPosition: Int = 0) -> Tensor {
+        InputEmbedding(tokenEmbedding: tokenEmbedding, learnedPositions: learnedPositions, sinusoids: _sinusoids,
+                       dropout: embeddingDropout)(ids, firstPosition: firstPosition)
+    }
+
     /// Mean next-token cross-entropy (nats) of a batch.
     public func loss(inputs: IndexTensor, targets: [Int]) -> Tensor {
         crossEntropy(logits: self(inputs).reshaped(to: [-1, configuration.vocabularySize]), targets: targets)
     }
 
-    /// Samples `count` tokens after `prompt`. `temperature` 0 picks the most likely token;
-    /// `topK` keeps only the k most likely before sampling.
-    public func generate(prompt: [Int], count: Int, temperature: Float, topK: Int?, generator: inout RandomGenerator) -> [Int] {
+    /// Samples `count` tokens after `prompt` (a newline when empty). `temperature` 0 picks the
+    /// most likely token; `topK` keeps only the k most likely before sampling.
+    ///
+    /// With `caching` (the default) and a model that ``supportsIncrementalDecoding``, each
+    /// layer keeps its keys and values (or its mechanism's state) and each new token costs one
+    /// position's forward; see ``generateIncrementally(after:count:temperature:topK:generator:)``
+    /// for what happens when the text outgrows the context. Otherwise each token recomputes the
+    /// window of the last `context` tokens.
+    public func generate(prompt: [Int], count: Int, temperature: Float, topK: Int?, caching: Bool = true,
+                         generator: inout RandomGenerator) -> [Int] {
         var tokens = prompt.isEmpty ? [Int(UInt8(ascii: "\n"))] : prompt
+        if caching && supportsIncrementalDecoding {
+            return generateIncrementally(after: tokens, count: count, temperature: temperature, topK: topK, generator: &generator)
+        }
         let start = tokens.count
         withoutGradients {
             for _ in 0..<count {

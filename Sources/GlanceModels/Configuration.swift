@@ -94,7 +94,7 @@ private func fieldName(_ path: [any CodingKey]) -> String {
 
 extension KeyedDecodingContainer {
     /// The value for `key`, or `fallback` when the key is absent (null is not absent: it throws).
-    func value<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
+    public func value<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
         guard contains(key) else { return fallback }
         do {
             return try decode(T.self, forKey: key)

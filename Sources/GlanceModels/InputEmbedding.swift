@@ -28,10 +28,12 @@ struct InputEmbedding {
         (self.tokenEmbedding, self.learnedPositions, self.sinusoids, self.dropout) = (tokenEmbedding, learnedPositions, sinusoids, dropout)
     }
 
-    /// dropout(embedding(ids) + positions) [batch, length, d] for ids [batch, length].
-    func callAsFunction(_ ids: IndexTensor) -> Tensor {
-        let length = ids.shape[1]
-        let positions = learnedPositions?(count: length) ?? sinusoids!.sliced(alongAxis: 0, 0..<length)
-        return dropout(tokenEmbedding(ids) + positions)
+    /// dropout(embedding(ids) + positions) [batch, length, d] for ids [batch, length] at
+    /// positions `firstPosition ..< firstPosition + length`.
+    func callAsFunction(_ ids: IndexTensor, firstPosition: Int = 0) -> Tensor {
+        let range = firstPosition..<(firstPosition + ids.shape[1])
+        let table = learnedPositions?.weight.value ?? sinusoids!
+        precondition(range.upperBound <= table.shape[0], "positions \(range) exceed the \(table.shape[0]) positions of the model")
+        return dropout(tokenEmbedding(ids) + table.sliced(alongAxis: 0, range))
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GlanceData
 import GlanceModels
+import GlanceTraining
 
 /// `glance eval`: bits per character of a trained model on a corpus split.
 struct Evaluate: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import GlanceCore
 import GlanceData
 import GlanceModels
+import GlanceTraining
 
 /// `glance generate`: samples text from a trained run or a Hugging Face Reformer folder.
 struct Generate: ParsableCommand {
@@ -18,6 +19,14 @@ struct Generate: ParsableCommand {
         Only byte ids are sampled. The whole context (up to max_position_embeddings, and the \
         axial position grid) is recomputed for each new byte, with the LSH rotations drawn \
         from hash_seed or a fixed seed (see glance run --help).
+
+        With --config, each layer keeps its keys and values (Performer: its prefix sums; \
+        Longformer: its window; LogSparse: its keys, values and convolution inputs) and each new \
+        byte costs one position, when every layer's mechanism can decode incrementally (full, \
+        Performer, Longformer, LogSparse; not Reformer). Once the text fills the context, the \
+        cache restarts from the last half context: later bytes follow windows of context/2 to \
+        context bytes instead of the sliding window of exactly context bytes that --no-cache \
+        recomputes for every byte.
         """
     )
 
@@ -30,6 +39,8 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampling temperature (0: always the most likely byte).") var temperature: Float = 0.8
     @Option(name: .customLong("top-k"), help: "Sample among the k most likely bytes only.") var topK: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Flag(name: .customLong("no-cache"), help: "With --config: recompute the whole window for every byte instead of caching keys and values.")
+    var noCache = false
     @Option(help: "The run folder, when training overrode the config's output.") var output: String?
     @OptionGroup var compute: ComputeOptions
 
@@ -37,6 +48,7 @@ struct Generate: ParsableCommand {
         guard (config == nil) != (model == nil) else { throw ValidationError("give either --config (a Glance run) or --model (a Hugging Face Reformer folder)") }
         if model != nil, output != nil { throw ValidationError("--output applies to --config runs only") }
         if config != nil, byteOffset != nil { throw ValidationError("--byte-offset applies to --model only") }
+        if model != nil, noCache { throw ValidationError("--no-cache applies to --config runs only (a Reformer is always recomputed)") }
         if let byteOffset, byteOffset < 0 { throw ValidationError("--byte-offset must be at least 0, got \(byteOffset)") }
         guard length >= 1 else { throw ValidationError("--length must be at least 1, got \(length)") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be non-negative, got \(temperature)") }
@@ -64,7 +76,8 @@ struct Generate: ParsableCommand {
         }
         model.eval()
         var generator = RandomGenerator(seed: seed)
-        let tokens = model.generate(prompt: Array(prompt.utf8).map(Int.init), count: length, temperature: temperature, topK: topK, generator: &generator)
+        let tokens = model.generate(prompt: Array(prompt.utf8).map(Int.init), count: length, temperature: temperature, topK: topK,
+                                    caching: !noCache, generator: &generator)
         print(prompt + String(decoding: tokens.map { UInt8(clamping: $0) }, as: UTF8.self))
     }
 

@@ -61,6 +61,10 @@ func safetensorsMetadata(_ url: URL) throws -> [String: String] {
         let greedy = try glance(["generate", "--config", workspace.config.path, "--length", "20", "--temperature", "0",
                                  "--threads", "1"], in: workspace.folder)
         #expect(greedy.status == 0 && !greedy.standardOutput.isEmpty, "\(greedy)")
+        // Within the context (16), the cached and the recomputing paths give the same bytes.
+        let short = ["generate", "--config", workspace.config.path, "--length", "12", "--temperature", "0", "--threads", "1"]
+        let (cached, recomputed) = (try glance(short, in: workspace.folder), try glance(short + ["--no-cache"], in: workspace.folder))
+        #expect(cached.status == 0 && recomputed.status == 0 && cached.standardOutput == recomputed.standardOutput, "\(cached)\n\(recomputed)")
     }
 
     @Test("train --json prints one JSON object per line")

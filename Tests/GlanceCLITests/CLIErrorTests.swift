@@ -97,6 +97,7 @@ import Testing
             (["generate", "--config", "c.json", "--length", "0"], "--length"),
             (["generate", "--config", "c.json", "--temperature", "-1"], "--temperature"),
             (["generate", "--config", "c.json", "--top-k", "0"], "--top-k"),
+            (["generate", "--model", "folder", "--no-cache"], "--no-cache"),
             (["bench", "--length", "abc"], "--length"),
             (["bench", "--length", "64,0"], "--length"),
             (["bench", "--mechanism", "nope"], "nope"),

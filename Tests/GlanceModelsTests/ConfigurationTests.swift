@@ -2,6 +2,8 @@ import Foundation
 import GlanceAttention
 import GlanceModels
 import GlanceNN
+import GlanceTestSupport
+import GlanceTraining
 import Testing
 
 /// Strict configuration loading: every problem is a ConfigurationError naming the file and field.

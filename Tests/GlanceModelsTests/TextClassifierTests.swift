@@ -5,6 +5,7 @@ import GlanceData
 import GlanceModels
 import GlanceNN
 import GlanceTestSupport
+import GlanceTraining
 import Testing
 
 @Suite struct TextClassifierTests {
@@ -92,46 +93,6 @@ import Testing
             #expect(error < 5e-2, "\(key): relative error \(error)")
         }
         if ProcessInfo.processInfo.environment["GLANCE_GRADCHECK_LOG"] != nil { print("classifier \(attention) gradient check: worst relative error \(worst)") }
-    }
-
-    @Test("a tiny classifier learns a separable task in a few dozen steps", arguments: ["full", "linformer"])
-    func learns(_ attention: String) throws {
-        // Class 0 documents are made of bytes below 128, class 1 of bytes above; random lengths.
-        var generator = RandomGenerator(seed: 6)
-        func documents(_ count: Int) -> [LabelledDocument] {
-            (0..<count).map { i in
-                let label = i % 2
-                return LabelledDocument(label: label, bytes: (0..<(4 + generator.nextInt(below: 12))).map { _ in UInt8(label * 128 + generator.nextInt(below: 128)) })
-            }
-        }
-        let folder = try makeTemporaryFolder()
-        defer { remove(folder) }
-        try LabelledTextCorpus.write(classNames: ["low", "high"], splits: [.train: documents(64), .valid: documents(16), .test: documents(16)], into: folder)
-        var configuration = ClassifierConfiguration(model: Self.configuration(attention: attention, context: 16, layers: 1, width: 16),
-                                                    data: ClassificationDataConfiguration(corpus: folder.path), output: folder.path)
-        configuration.training.batchSize = 16
-        configuration.training.steps = 40
-        configuration.training.warmupSteps = 4
-        configuration.training.learningRate = 3e-3
-        configuration.training.evalEvery = 20
-        let trainer = try ClassifierTrainer(configuration: configuration, corpus: try LabelledTextCorpus(folder: folder))
-        let before = trainer.evaluate(.valid)
-        var events: [ClassificationEvent] = []
-        try trainer.run { events.append($0) }
-        guard case let .finished(step, validation, test, tokenRate, _, _) = events.last else { Issue.record("no finished event"); return }
-        #expect(step == 40 && tokenRate > 0)
-        #expect(validation.accuracy == 1 && test.accuracy >= 0.9, "before \(before), after \(validation), test \(test)")
-        #expect(validation.loss < before.loss / 2)
-        #expect(events.filter { if case .validation = $0 { true } else { false } }.count == 2)
-        #expect(FileManager.default.fileExists(atPath: trainer.modelURL.path))
-
-        // eval_documents: a fixed sample of the validation and test documents.
-        configuration.data.evaluationDocuments = 5
-        let sampled = try ClassifierTrainer(configuration: configuration, corpus: try LabelledTextCorpus(folder: folder))
-        #expect(sampled.evaluate(.valid).documents == 5 && sampled.evaluate(.test).documents == 5)
-        #expect(sampled.evaluationDocuments[.test]!.allSatisfy { trainer.corpus.test.contains($0) })
-        let again = try ClassifierTrainer(configuration: configuration, corpus: try LabelledTextCorpus(folder: folder))
-        #expect(again.evaluationDocuments[.valid] == sampled.evaluationDocuments[.valid])
     }
 
     @Test("fewer than 2 classes is an error")

@@ -4,33 +4,17 @@ import GlanceData
 import GlanceModels
 import GlanceNN
 import GlanceTestSupport
+import GlanceTraining
 import Testing
 
 /// The trainer on a small English corpus: learning, exact resumption, checkpoint safety.
 @Suite struct LanguageModelTrainerTests {
-    /// Losses by step from progress events (log_every 1 reports every step).
-    final class Recorder {
-        var losses: [Int: Float] = [:]
-        var checkpoints: [(step: Int, bytes: Data)] = []
-        var validations: [Int: Float] = [:]
-        var finished: (step: Int, loss: Float)? = nil
-
-        func report(_ event: TrainingEvent) {
-            switch event {
-            case let .progress(step, loss, _, _, _): losses[step] = loss
-            case let .validation(step, loss): validations[step] = loss
-            case let .checkpoint(step, path): checkpoints.append((step, (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()))
-            case let .finished(step, loss, _, _): finished = (step, loss)
-            }
-        }
-    }
-
     @Test("training on English text lowers the training and validation loss")
     func lossDecreases() throws {
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }
-        let corpus = try writeEnglishCorpus(into: folder.appendingPathComponent("corpus"))
-        var configuration = tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 80, learningRate: 1e-2)
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
+        var configuration = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 80, learningRate: 1e-2)
         configuration.training.evalEvery = 40
         let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
         let before = trainer.evaluate(.valid)
@@ -46,11 +30,12 @@ import Testing
         let after = trainer.evaluate(.valid)
         #expect(after < before - 1, "validation loss went from \(before) to \(after)")
         #expect(recorder.finished?.step == 80)
-        #expect(recorder.finished.map { Swift.abs($0.loss - after) < 1e-6 } == true)
+        #expect(recorder.finished.map { Swift.abs($0.validation["loss"]! - Double(after)) < 1e-6 } == true)
+        #expect(recorder.finished?.validation.map(\.name) == ["loss", "bpc"] && recorder.finished?.test == [])
         // The final checkpoint exists and holds the step.
         #expect(recorder.checkpoints.map(\.step) == [80])
         let (_, metadata) = try SafeTensors.read(from: trainer.checkpointURL)
-        #expect(metadata["format"] == "glance-checkpoint-1")
+        #expect(metadata["format"] == "glance-checkpoint-2")
         #expect(metadata["glance.training_state"]?.contains("\"step\":80") == true)
     }
 
@@ -58,10 +43,10 @@ import Testing
     func exactResume() throws {
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }
-        let corpus = try writeEnglishCorpus(into: folder.appendingPathComponent("corpus"))
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
         let steps = 24, half = 12
-        func configuration(_ name: String) -> TrainingConfiguration {
-            var c = tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent(name), steps: steps, dropout: 0.2)
+        func configuration(_ name: String) throws -> TrainingConfiguration {
+            var c = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent(name), steps: steps, dropout: 0.2)
             c.training.checkpointEvery = 5
             c.training.evalEvery = 7
             return c
@@ -81,7 +66,7 @@ import Testing
         let resumed = try LanguageModelTrainer(configuration: configuration("b"), corpus: corpus)
         try resumed.resume()
         #expect(resumed.step == half)
-        #expect(parameterBits(resumed.model.parameterValues()) == parameterBits(b.model.parameterValues()))
+        #expect(bits(resumed.model.parameterValues()) == bits(b.model.parameterValues()))
         let recordResumed = Recorder()
         try resumed.run(report: recordResumed.report)
         #expect(resumed.step == steps)
@@ -90,12 +75,12 @@ import Testing
             #expect(recordResumed.losses[step]?.bitPattern == recordA.losses[step]?.bitPattern,
                     "step \(step): resumed \(recordResumed.losses[step] ?? .nan), uninterrupted \(recordA.losses[step] ?? .nan)")
         }
-        #expect(parameterBits(resumed.model.parameterValues()) == parameterBits(a.model.parameterValues()))
-        #expect(recordResumed.finished?.loss.bitPattern == recordA.finished?.loss.bitPattern)
+        #expect(bits(resumed.model.parameterValues()) == bits(a.model.parameterValues()))
+        #expect(recordResumed.finished?.validation["loss"]?.bitPattern == recordA.finished?.validation["loss"]?.bitPattern)
         // The final checkpoints hold the same tensors (parameters and optimizer moments).
         let (tensorsA, _) = try SafeTensors.read(from: a.checkpointURL)
         let (tensorsB, _) = try SafeTensors.read(from: resumed.checkpointURL)
-        #expect(parameterBits(tensorsA) == parameterBits(tensorsB))
+        #expect(bits(tensorsA) == bits(tensorsB))
         #expect(tensorsA.keys.contains { $0.hasPrefix("optimizer.") })
     }
 
@@ -103,8 +88,8 @@ import Testing
     func dropoutStateMatters() throws {
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }
-        let corpus = try writeEnglishCorpus(into: folder.appendingPathComponent("corpus"))
-        let configuration = tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 10, dropout: 0.2)
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
+        let configuration = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 10, dropout: 0.2)
         let a = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
         try a.run(stopAfter: 5) { _ in }
         let resumed = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
@@ -120,7 +105,7 @@ import Testing
 
     /// A trainer that has taken two steps (so its parameters differ from any checkpoint's).
     static func trainerWithState(_ folder: URL, corpus: ByteCorpus, name: String = "victim") throws -> LanguageModelTrainer {
-        let trainer = try LanguageModelTrainer(configuration: tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent(name), steps: 10),
+        let trainer = try LanguageModelTrainer(configuration: try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent(name), steps: 10),
                                                corpus: corpus)
         try trainer.trainStep()
         try trainer.trainStep()
@@ -129,7 +114,7 @@ import Testing
 
     /// Writes a good checkpoint at step 3 and returns its URL.
     static func goodCheckpoint(_ folder: URL, corpus: ByteCorpus) throws -> URL {
-        let trainer = try LanguageModelTrainer(configuration: tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("good"), steps: 10),
+        let trainer = try LanguageModelTrainer(configuration: try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("good"), steps: 10),
                                                corpus: corpus)
         try trainer.run(stopAfter: 3) { _ in }
         return trainer.checkpointURL
@@ -144,14 +129,15 @@ import Testing
     }
 
     enum BadCheckpoint: String, CaseIterable {
-        case wrongParameterShape, wrongMomentShape, missingParameter, unknownEntry, otherModel, noTrainingState, truncated, empty, notSafetensors, missing
+        case wrongParameterShape, wrongMomentShape, missingParameter, unknownEntry, otherModel, otherTask, unknownFormat, noTrainingState
+        case truncated, empty, notSafetensors, missing
     }
 
     @Test("a bad checkpoint throws and leaves the trainer unchanged", arguments: BadCheckpoint.allCases)
     func badCheckpoint(_ kind: BadCheckpoint) throws {
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }
-        let corpus = try writeEnglishCorpus(into: folder.appendingPathComponent("corpus"))
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
         let good = try Self.goodCheckpoint(folder, corpus: corpus)
         let bad = folder.appendingPathComponent("bad.safetensors")
         switch kind {
@@ -165,11 +151,17 @@ import Testing
             _ = try Self.edited(good, to: bad) { tensors, _ in tensors["extra.thing"] = Tensor.zeros([2]) }
         case .otherModel:
             // A checkpoint of a model with another configuration (2 layers).
-            var c = tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("other"), steps: 10)
+            var c = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("other"), steps: 10)
             c.model.layers = 2
             let other = try LanguageModelTrainer(configuration: c, corpus: corpus)
             try other.run(stopAfter: 1) { _ in }
             try FileManager.default.copyItem(at: other.checkpointURL, to: bad)
+        case .otherTask:
+            _ = try Self.edited(good, to: bad) { _, metadata in
+                metadata["glance.training_state"] = metadata["glance.training_state"]!.replacingOccurrences(of: #""task":"language-model""#, with: #""task":"classification""#)
+            }
+        case .unknownFormat:
+            _ = try Self.edited(good, to: bad) { _, metadata in metadata["format"] = "glance-checkpoint-9" }
         case .noTrainingState:
             _ = try Self.edited(good, to: bad) { _, metadata in metadata["glance.training_state"] = nil }
         case .truncated:
@@ -183,7 +175,7 @@ import Testing
             break
         }
         let trainer = try Self.trainerWithState(folder, corpus: corpus)
-        let before = parameterBits(trainer.model.parameterValues())
+        let before = bits(trainer.model.parameterValues())
         let generatorBefore = trainer.model._randomSource.generator
         do {
             try trainer.resume(from: bad)
@@ -197,20 +189,43 @@ import Testing
             }
         }
         #expect(trainer.step == 2)
-        #expect(parameterBits(trainer.model.parameterValues()) == before)
+        #expect(bits(trainer.model.parameterValues()) == before)
         #expect(trainer.model._randomSource.generator == generatorBefore)
         // The trainer still trains, exactly like an untouched twin.
         let twin = try Self.trainerWithState(folder, corpus: corpus, name: "twin")
         #expect(try trainer.trainStep() == (try twin.trainStep()))
-        #expect(parameterBits(trainer.model.parameterValues()) == parameterBits(twin.model.parameterValues()))
+        #expect(bits(trainer.model.parameterValues()) == bits(twin.model.parameterValues()))
+    }
+
+    @Test("a checkpoint of the previous format (glance-checkpoint-1) resumes exactly")
+    func formatOne() throws {
+        let folder = try makeTemporaryFolder()
+        defer { remove(folder) }
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
+        let good = try Self.goodCheckpoint(folder, corpus: corpus)
+        let old = try Self.edited(good, to: folder.appendingPathComponent("old.safetensors")) { _, metadata in
+            let state = try! JSONSerialization.jsonObject(with: Data(metadata["glance.training_state"]!.utf8)) as! [String: Any]
+            let oldState: [String: Any] = ["step": state["step"]!, "dataGenerator": state["sampler"]!, "dropoutGenerator": state["dropoutGenerator"]!,
+                                           "optimizerStep": state["optimizerStep"]!, "configuration": state["configuration"]!]
+            metadata["glance.training_state"] = String(decoding: try! JSONSerialization.data(withJSONObject: oldState), as: UTF8.self)
+            metadata["format"] = "glance-checkpoint-1"
+        }
+        let configuration = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("good"), steps: 10)
+        let current = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
+        try current.resume(from: good)
+        let resumed = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
+        try resumed.resume(from: old)
+        #expect(resumed.step == 3)
+        for _ in 0..<3 { #expect(try resumed.trainStep().bitPattern == (try current.trainStep()).bitPattern) }
+        #expect(bits(resumed.model.parameterValues()) == bits(current.model.parameterValues()))
     }
 
     @Test("a non-finite loss stops training and keeps the last good checkpoint")
     func nonFiniteLoss() throws {
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }
-        let corpus = try writeEnglishCorpus(into: folder.appendingPathComponent("corpus"))
-        var configuration = tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 50, learningRate: 1e30)
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
+        var configuration = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 50, learningRate: 1e30)
         configuration.training.warmupSteps = 0
         configuration.training.checkpointEvery = 1
         let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
@@ -234,8 +249,8 @@ import Testing
     func nonFiniteLossWithoutCheckpoint() throws {
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }
-        let corpus = try writeEnglishCorpus(into: folder.appendingPathComponent("corpus"))
-        var configuration = tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 50, learningRate: 1e30)
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
+        var configuration = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 50, learningRate: 1e30)
         configuration.training.warmupSteps = 0
         let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
         #expect {
@@ -255,7 +270,7 @@ import Testing
         try Data("too short".utf8).write(to: folder.appendingPathComponent("valid.txt"))
         try Data("x".utf8).write(to: folder.appendingPathComponent("test.txt"))
         let corpus = try ByteCorpus(folder: folder)
-        let configuration = tinyTraining(corpus: folder, output: folder.appendingPathComponent("run"), steps: 5)
+        let configuration = try tinyTraining(corpus: folder, output: folder.appendingPathComponent("run"), steps: 5)
         #expect(throws: CorpusError.tooSmall(path: corpus.path(of: .valid), bytes: 9, needed: 18)) {
             _ = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
         }
@@ -265,8 +280,8 @@ import Testing
     func evaluationIsSideEffectFree() throws {
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }
-        let corpus = try writeEnglishCorpus(into: folder.appendingPathComponent("corpus"))
-        let configuration = tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 10, dropout: 0.1)
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
+        let configuration = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 10, dropout: 0.1)
         let a = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
         let b = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
         for _ in 0..<3 {
