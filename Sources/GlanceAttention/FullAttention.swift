@@ -61,3 +61,22 @@ public final class FullAttention: Module, AttentionMechanism {
         return (key(states).splittingHeads(heads), value(states).splittingHeads(heads), padding)
     }
 }
+
+/// Full attention has no options.
+public struct FullAttentionOptions: AttentionOptions {
+    public static let mechanism = FullAttention.mechanismName
+    public static let documentation: [AttentionOptionDocumentation] = []
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {}
+
+    public func encode(to encoder: any Encoder) throws {}
+
+    public func validate(for shape: AttentionShape) throws {}
+
+    public func make(shape: AttentionShape, build: AttentionBuild, generator: inout RandomGenerator) throws -> any AttentionMechanism {
+        try FullAttention(modelDimensions: shape.modelDimensions, heads: shape.heads, standardDeviation: shape.standardDeviation,
+                          outputStandardDeviation: shape.outputStandardDeviation, generator: &generator)
+    }
+}

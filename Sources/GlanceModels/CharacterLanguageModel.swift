@@ -29,7 +29,7 @@ public final class CharacterLanguageModel: Module {
         let std = TransformerBlock.initialStandardDeviation
         let input = InputEmbedding(c, source: _randomSource, generator: &generator)
         (tokenEmbedding, learnedPositions, _sinusoids, embeddingDropout) = (input.tokenEmbedding, input.learnedPositions, input.sinusoids, input.dropout)
-        blocks = try TransformerBlock.stack(c, causal: true, source: _randomSource, generator: &generator)
+        blocks = try TransformerBlock.stack(c, required: .causal, source: _randomSource, generator: &generator)
         let width = c.reversible ? 2 * c.modelDimensions : c.modelDimensions
         finalNorm = LayerNorm(dimensions: width)
         head = Linear(width, c.vocabularySize, standardDeviation: std, generator: &generator)

@@ -25,7 +25,7 @@ public final class TextClassifier: Module {
     ///   - configuration: the encoder's shape; `context` is the longest document (in bytes) it reads.
     ///   - classes: number of classes, at least 2.
     public init(configuration c: LanguageModelConfiguration, classes: Int, seed: UInt64) throws {
-        try c.validate(causal: false)
+        try c.validate()
         guard classes >= 2 else { throw ConfigurationValueError(field: "classes", reason: "a classifier needs at least 2 classes, got \(classes)") }
         configuration = c
         var generator = RandomGenerator(seed: seed)
@@ -33,7 +33,7 @@ public final class TextClassifier: Module {
         let std = TransformerBlock.initialStandardDeviation
         let input = InputEmbedding(c, source: _randomSource, generator: &generator)
         (tokenEmbedding, learnedPositions, _sinusoids, embeddingDropout) = (input.tokenEmbedding, input.learnedPositions, input.sinusoids, input.dropout)
-        blocks = try TransformerBlock.stack(c, causal: false, source: _randomSource, generator: &generator)
+        blocks = try TransformerBlock.stack(c, required: .bidirectional, source: _randomSource, generator: &generator)
         finalNorm = LayerNorm(dimensions: c.modelDimensions)
         head = Linear(c.modelDimensions, classes, standardDeviation: std, generator: &generator)
         super.init()
