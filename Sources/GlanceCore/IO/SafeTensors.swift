@@ -26,8 +26,9 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
 public enum SafeTensors {
     /// Reads every tensor (F32, F16 or BF16, converted to Float32) and the metadata.
     ///
-    /// The header is checked in full (see ``SafeTensorsHeader``) before any tensor is
-    /// allocated; then each tensor's bytes are read once, straight into its final storage.
+    /// The header is checked in full before any tensor is allocated (strict JSON, every size
+    /// overflow-checked, the tensors tiling the body); then each tensor's bytes are read once,
+    /// straight into its final storage.
     public static func read(from url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let path = url.path
         let file = try ReadableFile(path: path)
