@@ -100,6 +100,28 @@ def write_json(path, payload):
         print(f"wrote {path}", file=sys.stderr)
 
 
+# The reference scripts' flag for each Glance option name (`glance mechanisms` lists them).
+REFERENCE_FLAGS = {
+    "linformer": {"k": "--k", "sharing": "--sharing"},
+    "performer": {"features": "--features", "kernel": "--kernel"},
+    "logsparse": {"qk_kernel": "--qk-kernel", "window": "--logsparse-window", "subsequence": "--logsparse-subsequence"},
+    "reformer": {"hashes": "--hashes", "chunk_length": "--chunk", "buckets": "--buckets"},
+    "longformer": {"window": "--window", "dilation": "--dilation"},
+}
+
+
+def reference_flags(mechanism, options):
+    """The reference script's flags for Glance options NAME=VALUE (lists [a,b] become a,b)."""
+    flags = []
+    for option in options:
+        name, _, value = option.partition("=")
+        flag = REFERENCE_FLAGS.get(mechanism, {}).get(name)
+        if flag is None:
+            sys.exit(f"error: the PyTorch reference of {mechanism} has no counterpart of option '{name}'")
+        flags += [flag, value.strip("[]").replace(" ", "")]
+    return flags
+
+
 def cmd_attention(args):
     if not args.no_glance:
         check_glance(args.glance)
@@ -110,29 +132,23 @@ def cmd_attention(args):
         common.append("--causal")
     if args.backward:
         common.append("--backward")
-    # Mechanism options, passed to both sides under the same names.
-    options = (("--k", args.k), ("--sharing", args.sharing), ("--features", args.features), ("--kernel", args.kernel),
-               ("--qk-kernel", args.qk_kernel), ("--logsparse-window", args.logsparse_window),
-               ("--logsparse-subsequence", args.logsparse_subsequence),
-               ("--window", args.window), ("--global", args.global_tokens), ("--dilation", args.dilation),
-               ("--hashes", args.hashes), ("--chunk", args.chunk), ("--buckets", args.buckets))
-    for flag, value in options:
-        if value is not None:
-            common += [flag, str(value)]
     # The baseline: Glance's own exact attention at the same sizes, without mechanism options.
     baseline = None
     if args.baseline and not args.no_glance:
-        baseline = ["--mechanism", args.baseline] + common[2:common.index("--repeat") + 2]
-        if args.causal:
-            baseline.append("--causal")
-        if args.backward:
-            baseline.append("--backward")
+        baseline = ["--mechanism", args.baseline] + common[2:]
+    # Mechanism options: Glance takes them as --option NAME=VALUE, the reference under its own flags.
+    glance_options, pytorch_options = [], reference_flags(args.mechanism, args.option)
+    for option in args.option:
+        glance_options += ["--option", option]
+    if args.global_tokens:
+        glance_options += ["--global-tokens", str(args.global_tokens)]
+        pytorch_options += ["--global", str(args.global_tokens)]
 
     rows, records = [], []
     for index, length in enumerate(args.lengths):
         runs = {
-            "glance": [args.glance, "bench"] + common + ["--length", str(length), "--json"],
-            "pytorch": [args.python, os.path.join(PYTORCH_DIR, "bench_attention.py")] + common
+            "glance": [args.glance, "bench"] + common + glance_options + ["--length", str(length), "--json"],
+            "pytorch": [args.python, os.path.join(PYTORCH_DIR, "bench_attention.py")] + common + pytorch_options
                        + ["--length", str(length)],
         }
         order = ["glance", "pytorch"] if index % 2 == 0 else ["pytorch", "glance"]
@@ -275,30 +291,32 @@ def cmd_fidelity(args):
     if not args.no_glance:
         check_glance(args.glance)
     check_python(args.python)
-    option, values = ("--features", args.features) if args.mechanism == "performer" else ("--k", args.k)
+    option, values = ("features", args.features) if args.mechanism == "performer" else ("k", args.k)
     if not values:
-        sys.exit(f"error: give {option} (comma-separated) for {args.mechanism}")
+        sys.exit(f"error: give --{option} (comma-separated) for {args.mechanism}")
     common = ["--mechanism", args.mechanism, "--length", str(args.length), "--heads", str(args.heads),
               "--head-dim", str(args.head_dim), "--seeds", str(args.seeds), "--threads", str(args.threads)]
     if args.causal:
         common.append("--causal")
-    if args.kernel:
-        common += ["--kernel", args.kernel]
+    options = [f"{option}={value}" for value in values]
+    kernel = [f"kernel={args.kernel}"] if args.kernel else []
     rows, records, failed = [], [], False
-    for value in values:
-        runs = {"glance": [args.glance, "bench", "--fidelity", "--json"] + common + [option, str(value)],
-                "pytorch": [args.python, os.path.join(PYTORCH_DIR, "fidelity.py")] + common + [option, str(value)]}
+    for value, glance_option in zip(values, options):
+        glance_flags = [flag for o in [glance_option] + kernel for flag in ("--option", o)]
+        runs = {"glance": [args.glance, "bench", "--fidelity", "--json"] + common + glance_flags,
+                "pytorch": [args.python, os.path.join(PYTORCH_DIR, "fidelity.py")] + common
+                           + reference_flags(args.mechanism, [glance_option] + kernel)}
         results = {}
         for name, command in runs.items():
             if name == "glance" and args.no_glance:
                 continue
             try:
-                results[name] = run_json(command, f"{name} {option[2:]}={value}")[-1]
+                results[name] = run_json(command, f"{name} {option}={value}")[-1]
             except RunError as error:
                 print(f"error: {error}", file=sys.stderr)
                 results[name], failed = {"error": str(error)}, True
         g, p = results.get("glance", {}), results.get("pytorch", {})
-        records.append({option[2:]: value, "glance": g or None, "pytorch": p})
+        records.append({option: value, "glance": g or None, "pytorch": p})
 
         def error(r):
             mean, se = r.get("fidelity_relative_error"), r.get("standard_error")
@@ -308,7 +326,7 @@ def cmd_fidelity(args):
     print(f"Fidelity of `{args.mechanism}`: n {args.length}, {args.heads} head(s) x {args.head_dim}, "
           f"{'causal' if args.causal else 'bidirectional'}, q, k ~ N(0, 0.25), v ~ N(0, 1), mean ± standard error "
           f"over {args.seeds} seeds of ||approx - exact|| / ||exact||\n")
-    print(table([option[2:], "glance error", "reference error", "glance / reference"], rows))
+    print(table([option, "glance error", "reference error", "glance / reference"], rows))
     write_json(args.json_out, {"benchmark": "fidelity", "settings": vars_for_json(args), "rows": records})
     return 1 if failed else 0
 
@@ -347,19 +365,10 @@ def main(argv=None):
     a.add_argument("--causal", action="store_true")
     a.add_argument("--backward", action="store_true")
     a.add_argument("--repeat", type=int, default=5)
-    a.add_argument("--k", type=int, help="Linformer: projected length")
-    a.add_argument("--sharing", help="Linformer: projection sharing")
-    a.add_argument("--features", type=int, help="Performer: random features")
-    a.add_argument("--kernel", help="Performer: softmax or relu")
-    a.add_argument("--qk-kernel", type=int, help="LogSparse: query/key convolution kernel size")
-    a.add_argument("--logsparse-window", type=int, help="LogSparse: local window")
-    a.add_argument("--logsparse-subsequence", type=int, help="LogSparse: restart length")
-    a.add_argument("--hashes", type=int, help="Reformer: LSH hash rounds")
-    a.add_argument("--chunk", type=int, help="Reformer: chunk length")
-    a.add_argument("--buckets", help="Reformer: buckets, an even count or even factors separated by commas")
-    a.add_argument("--window", type=int, help="Longformer: attention_window 2w")
-    a.add_argument("--global", dest="global_tokens", type=int, help="Longformer: global tokens (the first G positions)")
-    a.add_argument("--dilation", help="Longformer: dilation (Glance only; transformers has none)")
+    a.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a mechanism option as `glance bench --option` takes it (k=256, features=128, window=512, "
+                        "buckets=[8,8]); passed to the reference under its own flag; repeatable")
+    a.add_argument("--global-tokens", type=int, help="the first G positions are global (Longformer)")
     a.add_argument("--baseline", help="also time this Glance mechanism (e.g. full) at the same sizes and report the ratio")
     a.set_defaults(func=cmd_attention)
 

@@ -3,7 +3,7 @@
 
     benchmarks/scaling.py --mechanism longformer --lengths 2048,4096,8192,16384,32768 \\
         [--backward] [--repeat 3] [--threads 2] [--glance .build/release/glance] [--json-out FILE] \\
-        [-- any other `glance bench` options, e.g. --window 512 --global 8]
+        [-- any other `glance bench` options, e.g. --option window=512 --global-tokens 8]
 
 Each length runs in its own `glance bench --json` process, so that `peak_rss_bytes` is that
 length's peak. Fits, by least squares over all lengths:

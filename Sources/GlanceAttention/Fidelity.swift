@@ -12,7 +12,7 @@ public protocol ApproximateAttention: AttentionMechanism {
 }
 
 /// ‖approx − exact‖ / ‖exact‖ (Frobenius norms) of a mechanism's attention core against exact
-/// softmax attention (``scaledDotProductAttention(queries:keys:values:causal:keyPadding:scale:)``)
+/// softmax attention (``scaledDotProductAttention(queries:keys:values:causal:keyPadding:scale:relativeScores:postSoftmaxMask:)``)
 /// on the same q, k, v [batch, heads, n, d]. Computed in Double from Float outputs.
 public func approximationError(of mechanism: any ApproximateAttention, queries: Tensor, keys: Tensor, values: Tensor,
                                mask: AttentionMask = .none) -> Double {

@@ -22,8 +22,12 @@ public final class FullAttention: Module, AttentionMechanism {
 
     public static let mechanismName = "full"
     public var modelDimensions: Int { query.inputCount }
-    public var capabilities: AttentionCapabilities { [.causal, .bidirectional, .incremental] }
+    public var capabilities: AttentionCapabilities { [.causal, .bidirectional, .memory, .crossAttention, .incremental] }
 
+    /// Self-attention over the input, over [memory; input] with the causal diagonal shifted
+    /// by the memory's length, or cross-attention to `context.source` (which is never causal;
+    /// the source's padding replaces the input's); with a cache, the next positions against
+    /// the keys and values cached so far.
     public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "FullAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
@@ -31,11 +35,48 @@ public final class FullAttention: Module, AttentionMechanism {
         if let cache = context.incrementalCache(as: KeyValueCache.self, mechanism: Self.mechanismName) {
             return attendIncrementally(input, cache: cache)
         }
-        let mask = context.mask
         let q = query(input).splittingHeads(heads)
-        let k = key(input).splittingHeads(heads)
-        let v = value(input).splittingHeads(heads)
-        let attended = scaledDotProductAttention(queries: q, keys: k, values: v, causal: mask.causal, keyPadding: mask.keyPadding)
+        let (k, v, keyPadding) = keysAndValues(input, context: context)
+        let attended = scaledDotProductAttention(queries: q, keys: k, values: v, causal: context.mask.causal, keyPadding: keyPadding)
         return AttentionOutput(output(attended.mergingHeads()))
+    }
+
+    /// Keys, values and their padding: from the cross-attention source, else from the memory
+    /// (always real positions) followed by the input, else from the input.
+    private func keysAndValues(_ input: Tensor, context: AttentionContext) -> (keys: Tensor, values: Tensor, padding: [[Bool]]?) {
+        precondition(context.memory == nil || context.source == nil, "FullAttention: a memory and a cross-attention source cannot be combined")
+        if let source = context.source {
+            precondition(source.rank == 3 && source.shape[0] == input.shape[0] && source.shape[2] == modelDimensions,
+                         "FullAttention source must be [\(input.shape[0]), length, \(modelDimensions)], got \(source.shape)")
+            precondition(!context.mask.causal, "FullAttention: cross-attention to a source cannot be causal")
+            return (key(source).splittingHeads(heads), value(source).splittingHeads(heads), context.sourcePadding)
+        }
+        guard let memory = context.memory else {
+            return (key(input).splittingHeads(heads), value(input).splittingHeads(heads), context.mask.keyPadding)
+        }
+        precondition(memory.rank == 3 && memory.shape[0] == input.shape[0] && memory.shape[2] == modelDimensions,
+                     "FullAttention memory must be [\(input.shape[0]), length, \(modelDimensions)], got \(memory.shape)")
+        let states = concatenate([memory, input], alongAxis: 1)
+        let padding = context.mask.keyPadding.map { rows in rows.map { [Bool](repeating: true, count: memory.shape[1]) + $0 } }
+        return (key(states).splittingHeads(heads), value(states).splittingHeads(heads), padding)
+    }
+}
+
+/// Full attention has no options.
+public struct FullAttentionOptions: AttentionOptions {
+    public static let mechanism = FullAttention.mechanismName
+    public static let documentation: [AttentionOptionDocumentation] = []
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {}
+
+    public func encode(to encoder: any Encoder) throws {}
+
+    public func validate(for shape: AttentionShape) throws {}
+
+    public func make(shape: AttentionShape, build: AttentionBuild, generator: inout RandomGenerator) throws -> any AttentionMechanism {
+        try FullAttention(modelDimensions: shape.modelDimensions, heads: shape.heads, standardDeviation: shape.standardDeviation,
+                          outputStandardDeviation: shape.outputStandardDeviation, generator: &generator)
     }
 }

@@ -67,8 +67,8 @@ public final class LinformerProjection: Module {
 /// - Key padding: padded positions of the projected keys and values are set to zero before
 ///   the sequence projection, so they have no influence on the output (the reference
 ///   package ignores masks).
-/// - Not causal: a projected key mixes all positions, future ones included. Building with
-///   `causal: true` throws; a causal mask in the forward pass stops with a precondition.
+/// - Not causal: a projected key mixes all positions, future ones included. Its capabilities
+///   say so, and a causal mask in the forward pass stops with a precondition.
 /// - Inputs shorter than the maximum length use the first rows of E and F; longer inputs
 ///   stop with a precondition.
 /// - Layerwise sharing: layers built with `sharedProjection:` use that projection but do not
@@ -105,18 +105,12 @@ public final class Linformer: Module, AttentionMechanism, ApproximateAttention {
     /// - Parameters:
     ///   - maximumLength: the longest input (n of E and F).
     ///   - projectedLength: k, the projected sequence length.
-    ///   - causal: whether the layer would be used with causal masks; Linformer cannot, so
-    ///     `true` throws an error naming `causal`.
     ///   - sharedProjection: under layerwise sharing, the projection of another layer to use.
     public init(modelDimensions: Int, heads: Int, maximumLength: Int, projectedLength: Int,
-                sharing: LinformerSharing = .headwise, oneKeyValueHead: Bool = false, causal: Bool = false,
+                sharing: LinformerSharing = .headwise, oneKeyValueHead: Bool = false,
                 sharedProjection: LinformerProjection? = nil,
                 standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil,
                 generator: inout RandomGenerator) throws {
-        guard !causal else {
-            throw AttentionConfigurationError(field: "causal",
-                                              reason: "Linformer is not causal (each projected key mixes all positions, future ones included); use another mechanism for causal attention")
-        }
         try checkHeadSplit(modelDimensions: modelDimensions, heads: heads)
         try Self.validate(maximumLength: maximumLength, projectedLength: projectedLength)
         if oneKeyValueHead && sharing == .none {
@@ -295,5 +289,56 @@ public func projectAlongSequence(_ x: Tensor, by e: Tensor, keep: [[Bool]]? = ni
             }
         }
         return [dx, de]
+    }
+}
+
+extension LinformerSharing: Codable {}
+
+/// Linformer's options: `{"type": "linformer", "k": 256, "sharing": "headwise"}`.
+public struct LinformerOptions: AttentionOptions {
+    public static let mechanism = Linformer.mechanismName
+    public static let documentation = [
+        AttentionOptionDocumentation("k", "integer", default: "min(256, maximum length)", "Projected sequence length k, at most the maximum length."),
+        AttentionOptionDocumentation("sharing", "string", default: "headwise",
+                                     "Projection sharing: none (per head), headwise, key-value (E = F) or layerwise (E = F in every layer)."),
+    ]
+    public static let formerNames = ["linformer_k": "k", "linformer_sharing": "sharing"]
+
+    /// Projected length k (nil: min(256, maximum length)).
+    public var k: Int?
+    public var sharing: LinformerSharing
+
+    public init() { self.init(k: nil) }
+
+    public init(k: Int? = nil, sharing: LinformerSharing = .headwise) {
+        self.k = k
+        self.sharing = sharing
+    }
+
+    enum CodingKeys: String, CodingKey { case k, sharing }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(k: try c.decodeIfPresent(Int.self, forKey: .k), sharing: try c.choice(.sharing, default: .headwise))
+    }
+
+    /// k for sequences of at most `maximumLength`.
+    public func projectedLength(maximumLength: Int) -> Int { k ?? min(256, maximumLength) }
+
+    public func validate(for shape: AttentionShape) throws {
+        if let k, k < 1 || k > shape.maximumLength {
+            throw AttentionConfigurationError(field: "k", reason: "must be between 1 and the maximum length (\(shape.maximumLength)), got \(k)")
+        }
+    }
+
+    /// Under layerwise sharing, the first layer built leaves its projection for the others.
+    public func make(shape: AttentionShape, build: AttentionBuild, generator: inout RandomGenerator) throws -> any AttentionMechanism {
+        let shared = sharing == .layerwise ? build.shared[Self.mechanism] as? LinformerProjection : nil
+        let layer = try Linformer(modelDimensions: shape.modelDimensions, heads: shape.heads, maximumLength: shape.maximumLength,
+                                  projectedLength: projectedLength(maximumLength: shape.maximumLength), sharing: sharing,
+                                  sharedProjection: shared, standardDeviation: shape.standardDeviation,
+                                  outputStandardDeviation: shape.outputStandardDeviation, generator: &generator)
+        if sharing == .layerwise && shared == nil { build.shared[Self.mechanism] = layer.sharedProjection }
+        return layer
     }
 }

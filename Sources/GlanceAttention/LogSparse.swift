@@ -71,3 +71,48 @@ public final class LogSparseAttention: Module, AttentionMechanism {
         return AttentionOutput(output(attended))
     }
 }
+
+/// LogSparse's options: `{"type": "logsparse", "qk_kernel": 3, "window": 4, "subsequence": 64}`.
+public struct LogSparseOptions: AttentionOptions {
+    public static let mechanism = LogSparseAttention.mechanismName
+    public static let documentation = [
+        AttentionOptionDocumentation("qk_kernel", "integer", default: "1", "Kernel size K of the causal query and key convolutions (1: plain projections)."),
+        AttentionOptionDocumentation("window", "integer", default: "0", "Earlier positions w each query sees densely before the exponential steps (w + 1, w + 2, w + 4, …)."),
+        AttentionOptionDocumentation("subsequence", "integer", default: "no restarts", "Restart (sub-sequence) length L: window and steps repeat from positions i − L, i − 2L, …, each reaching at most L back."),
+    ]
+    public static let formerNames = ["qk_kernel": "qk_kernel", "logsparse_window": "window", "logsparse_subsequence": "subsequence"]
+
+    public var queryKeyKernel: Int
+    public var window: Int
+    /// Restart length (nil: no restarts).
+    public var subsequence: Int?
+
+    public init() { self.init(queryKeyKernel: 1) }
+
+    public init(queryKeyKernel: Int = 1, window: Int = 0, subsequence: Int? = nil) {
+        self.queryKeyKernel = queryKeyKernel
+        self.window = window
+        self.subsequence = subsequence
+    }
+
+    enum CodingKeys: String, CodingKey { case queryKeyKernel = "qk_kernel", window, subsequence }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(queryKeyKernel: try c.option(.queryKeyKernel, default: 1), window: try c.option(.window, default: 0),
+                  subsequence: try c.decodeIfPresent(Int.self, forKey: .subsequence))
+    }
+
+    public func validate(for shape: AttentionShape) throws {
+        try requireOption(queryKeyKernel, atLeast: 1, "qk_kernel")
+        try requireOption(window, atLeast: 0, "window")
+        try requireOption(subsequence, atLeast: 1, "subsequence")
+    }
+
+    public func make(shape: AttentionShape, build: AttentionBuild, generator: inout RandomGenerator) throws -> any AttentionMechanism {
+        try LogSparseAttention(modelDimensions: shape.modelDimensions, heads: shape.heads, queryKeyKernel: queryKeyKernel,
+                               pattern: LogSparsePattern(localWindow: window, subsequenceLength: subsequence),
+                               standardDeviation: shape.standardDeviation, outputStandardDeviation: shape.outputStandardDeviation,
+                               generator: &generator)
+    }
+}

@@ -151,3 +151,63 @@ public final class Longformer: Module, AttentionMechanism, ApproximateAttention 
         return rows.scatterAdding(alongAxis: 1, indices: indices, extent: length)
     }
 }
+
+/// Longformer's options: `{"type": "longformer", "window": 512, "dilation": 1}`, with the
+/// window given once or per layer, the dilation once, per head or per layer and head.
+public struct LongformerOptions: AttentionOptions {
+    public static let mechanism = Longformer.mechanismName
+    public static let documentation = [
+        AttentionOptionDocumentation("window", "integer or list (one per layer)", default: "512",
+                                     "Hugging Face's attention_window 2w, even: w tokens on each side (w back when causal)."),
+        AttentionOptionDocumentation("dilation", "integer, list (one per head) or list of lists (per layer and head)", default: "1",
+                                     "Dilation δ of the window of each head."),
+    ]
+    public static let formerNames = ["attention_window": "window", "attention_dilation": "dilation"]
+
+    public var window: PerLayerValue
+    public var dilation: DilationSetting
+
+    public init() { self.init(window: .all(512)) }
+
+    public init(window: PerLayerValue = .all(512), dilation: DilationSetting = .all(1)) {
+        self.window = window
+        self.dilation = dilation
+    }
+
+    enum CodingKeys: String, CodingKey { case window, dilation }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(window: try c.option(.window, default: .all(512)), dilation: try c.option(.dilation, default: .all(1)))
+    }
+
+    public func validate(for shape: AttentionShape) throws {
+        if case let .perLayer(values) = window, values.count != shape.layers {
+            throw AttentionConfigurationError(field: "window", reason: "needs one value or one per layer (\(shape.layers)), got \(values.count)")
+        }
+        if let bad = window.values.first(where: { $0 < 2 || $0 % 2 != 0 }) {
+            throw AttentionConfigurationError(field: "window",
+                                              reason: "must be a positive even number (2w: w tokens on each side, or w back when causal), got \(bad)")
+        }
+        if let bad = dilation.values.first(where: { $0 < 1 }) {
+            throw AttentionConfigurationError(field: "dilation", reason: "must be at least 1, got \(bad)")
+        }
+        switch dilation {
+        case .all: break
+        case let .perHead(values) where values.count != shape.heads:
+            throw AttentionConfigurationError(field: "dilation", reason: "as a list must give one value per head (\(shape.heads)), got \(values.count)")
+        case let .perLayer(rows) where rows.count != shape.layers || rows.contains(where: { $0.count != shape.heads }):
+            throw AttentionConfigurationError(field: "dilation",
+                                              reason: "as a list of lists must give one list per layer (\(shape.layers)) of one value per head (\(shape.heads))")
+        default: break
+        }
+    }
+
+    /// A causal model has no global tokens, so its layers get no global projections.
+    public func make(shape: AttentionShape, build: AttentionBuild, generator: inout RandomGenerator) throws -> any AttentionMechanism {
+        try Longformer(modelDimensions: shape.modelDimensions, heads: shape.heads, attentionWindow: window.value(layer: shape.layer),
+                       dilation: dilation.heads(layer: shape.layer), globalProjections: !build.required.contains(.causal),
+                       standardDeviation: shape.standardDeviation, outputStandardDeviation: shape.outputStandardDeviation,
+                       generator: &generator)
+    }
+}

@@ -155,3 +155,57 @@ extension Performer: ApproximateAttention {
 
     public var approximationSettings: [String: Int] { ["features": features] }
 }
+
+extension PerformerKernel: Codable {}
+
+/// Performer's options: `{"type": "performer", "features": 256, "kernel": "relu", "redraw_every": 1000}`.
+public struct PerformerOptions: AttentionOptions {
+    public static let mechanism = Performer.mechanismName
+    public static let documentation = [
+        AttentionOptionDocumentation("features", "integer", default: "⌊d·ln d⌋ (d: head dimensions)", "Random features m per head."),
+        AttentionOptionDocumentation("kernel", "string", default: "softmax", "softmax (FAVOR+) or relu (Performer-ReLU)."),
+        AttentionOptionDocumentation("orthogonal", "boolean", default: "true", "Orthogonal random features; false draws plain Gaussian ones."),
+        AttentionOptionDocumentation("redraw_every", "integer", default: "never", "Redraw the random features every this many training steps (reproducible from the seed, saved with checkpoints)."),
+    ]
+    public static let formerNames = ["performer_features": "features", "performer_kernel": "kernel", "performer_redraw_every": "redraw_every"]
+
+    /// Random features m (nil: ⌊d·ln d⌋ for head dimensions d, performer-pytorch's default).
+    public var features: Int?
+    public var kernel: PerformerKernel
+    public var orthogonal: Bool
+    /// Redraw interval in training steps (nil: never).
+    public var redrawEvery: Int?
+
+    public init() { self.init(features: nil) }
+
+    public init(features: Int? = nil, kernel: PerformerKernel = .softmax, orthogonal: Bool = true, redrawEvery: Int? = nil) {
+        self.features = features
+        self.kernel = kernel
+        self.orthogonal = orthogonal
+        self.redrawEvery = redrawEvery
+    }
+
+    enum CodingKeys: String, CodingKey { case features, kernel, orthogonal, redrawEvery = "redraw_every" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(features: try c.decodeIfPresent(Int.self, forKey: .features), kernel: try c.choice(.kernel, default: .softmax),
+                  orthogonal: try c.option(.orthogonal, default: true), redrawEvery: try c.decodeIfPresent(Int.self, forKey: .redrawEvery))
+    }
+
+    /// m for heads of `headDimensions`.
+    public func featureCount(headDimensions d: Int) -> Int {
+        features ?? Swift.max(1, Int(Double(d) * Foundation.log(Double(Swift.max(d, 1)))))
+    }
+
+    public func validate(for shape: AttentionShape) throws {
+        try requireOption(features, atLeast: 1, "features")
+        try requireOption(redrawEvery, atLeast: 1, "redraw_every")
+    }
+
+    public func make(shape: AttentionShape, build: AttentionBuild, generator: inout RandomGenerator) throws -> any AttentionMechanism {
+        try Performer(modelDimensions: shape.modelDimensions, heads: shape.heads, features: featureCount(headDimensions: shape.headDimensions),
+                      kernel: kernel, orthogonal: orthogonal, redrawInterval: redrawEvery, standardDeviation: shape.standardDeviation,
+                      outputStandardDeviation: shape.outputStandardDeviation, generator: &generator)
+    }
+}

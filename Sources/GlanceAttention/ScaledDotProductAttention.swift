@@ -11,14 +11,27 @@ import GlanceCore
 /// Without recording, keys are streamed in cache-sized blocks with an online softmax and
 /// nothing quadratic is stored (15% less CPU time at n = 4,096 on the test machine).
 /// `keyPadding[b][j] == false` hides key j of batch entry b.
+///
+/// With more keys than queries, the queries are the last Nq of the Nk positions (the first
+/// M = Nk − Nq keys are a memory): under causal masking query i sees keys 0 … M + i.
+/// `relativeScores` adds a distance-indexed term to the scaled scores before the softmax,
+/// `postSoftmaxMask` weighs and renormalises the probabilities after it (Adaptive Span);
+/// gradients reach both. Their costs, all linear in the scores next to the D-deep products:
+/// the term adds one vector add per score row forward and backward, and a B·H·Nq·R gradient
+/// buffer; the mask one multiply pass per row forward (plus a copy while recording, into a
+/// per-thread block of scratch), two passes per row backward (p′ is rebuilt from p and the
+/// Nq·B·H stored normalizers) and a B·H·R gradient buffer. Without them the loops do the work
+/// they did before, plus one nil check per score row.
 public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values v: Tensor,
-                                      causal: Bool = false, keyPadding: [[Bool]]? = nil, scale: Float? = nil) -> Tensor {
+                                      causal: Bool = false, keyPadding: [[Bool]]? = nil, scale: Float? = nil,
+                                      relativeScores: RelativeScoreTerm? = nil, postSoftmaxMask: PostSoftmaxMask? = nil) -> Tensor {
     precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention expects [B, H, N, D] tensors, got \(q.shape), \(k.shape), \(v.shape)")
     let (batch, heads, queryCount, depth) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
     let keyCount = k.shape[2], valueDepth = v.shape[3]
     precondition(k.shape == [batch, heads, keyCount, depth] && v.shape == [batch, heads, keyCount, valueDepth],
                  "attention shapes disagree: q \(q.shape), k \(k.shape), v \(v.shape)")
-    precondition(!causal || queryCount == keyCount, "causal attention needs as many queries as keys")
+    precondition(!causal || queryCount <= keyCount,
+                 "causal attention needs at least as many keys as queries (the queries are the last positions), got \(queryCount) queries and \(keyCount) keys")
     if let keyPadding {
         precondition(keyPadding.count == batch && keyPadding.allSatisfy { $0.count == keyCount },
                      "key padding mask must be \(batch) × \(keyCount)")
@@ -26,20 +39,36 @@ public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values 
     let alpha = scale ?? 1 / Float(depth).squareRoot()
     let geometry = AttentionGeometry(batch: batch, heads: heads, queries: queryCount, keys: keyCount,
                                      depth: depth, valueDepth: valueDepth, causal: causal)
+    if let relativeScores {
+        let shape = relativeScores.scores.shape
+        precondition((shape[0] == batch || shape[0] == 1) && shape[1] == heads && shape[2] == queryCount,
+                     "relative scores \(shape) do not fit \(batch) × \(heads) heads × \(queryCount) queries")
+        requireDistances(of: "relative score term", largestDistance: relativeScores.largestDistance, columns: shape[3], geometry: geometry)
+    }
+    if let postSoftmaxMask {
+        let shape = postSoftmaxMask.weights.shape
+        precondition(shape[0] == heads, "post-softmax mask weights \(shape) do not fit \(heads) heads")
+        requireDistances(of: "post-softmax mask", largestDistance: postSoftmaxMask.largestDistance, columns: shape[1], geometry: geometry)
+    }
     let padding = keyPadding.map { rows in rows.map { row in row.map { $0 ? Float(0) : -Float.infinity } } }
-    // Probabilities are kept only when a backward pass will need them.
-    let recording = GradientMode.isRecording && (q.requiresGradient || k.requiresGradient || v.requiresGradient)
+    let extras = [relativeScores?.scores, postSoftmaxMask?.weights].compactMap { $0 }
+    // Probabilities (and the mask's row normalizers) are kept only when a backward pass will need them.
+    let recording = GradientMode.isRecording && ([q, k, v] + extras).contains { $0.requiresGradient }
     let probabilities = TensorStorage(count: recording ? batch * heads * queryCount * keyCount : 0)
+    let normalizers = TensorStorage(count: recording && postSoftmaxMask != nil ? batch * heads * queryCount : 0)
     let output = Tensor(shape: [batch, heads, queryCount, valueDepth]) { out in
         q.withUnsafeBufferPointer { qb in
             k.withUnsafeBufferPointer { kb in
                 v.withUnsafeBufferPointer { vb in
-                    if recording {
-                        geometry.forward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, scale: alpha, padding: padding,
-                                         probabilities: probabilities.pointer, output: out.baseAddress!)
-                    } else {
-                        geometry.streamingForward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, scale: alpha,
-                                                  padding: padding, output: out.baseAddress!)
+                    withDistanceRows(relativeScores, postSoftmaxMask, geometry) { rows in
+                        if recording {
+                            geometry.forward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, scale: alpha, padding: padding,
+                                             rows: rows, probabilities: probabilities.pointer, normalizers: normalizers.pointer,
+                                             output: out.baseAddress!)
+                        } else {
+                            geometry.streamingForward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, scale: alpha,
+                                                      padding: padding, rows: rows, output: out.baseAddress!)
+                        }
                     }
                 }
             }
@@ -47,11 +76,18 @@ public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values 
     }
     guard recording else { return output }
     let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
-    return output.recorded(from: [q, k, v]) { g in
-        attentionGradients(q: qd, k: kd, v: vd, outputGradient: g) { b in
-            geometry.backward(q: b.q, k: b.k, v: b.v, probabilities: probabilities.pointer, outputGradient: b.outputGradient,
-                              scale: alpha, dq: b.dq, dk: b.dk, dv: b.dv)
+    let (termValues, maskValues) = (relativeScores.map { RelativeScoreTerm(scores: $0.scores.detached(), largestDistance: $0.largestDistance) },
+                                    postSoftmaxMask.map { PostSoftmaxMask(weights: $0.weights.detached(), largestDistance: $0.largestDistance) })
+    return output.recorded(from: [q, k, v] + extras) { g in
+        let gradients = DistanceTermGradients(relativeScores: termValues, postSoftmaxMask: maskValues, geometry: geometry)
+        let attention = withDistanceRows(termValues, maskValues, geometry) { rows in
+            attentionGradients(q: qd, k: kd, v: vd, outputGradient: g) { b in
+                geometry.backward(q: b.q, k: b.k, v: b.v, probabilities: probabilities.pointer, normalizers: normalizers.pointer,
+                                  outputGradient: b.outputGradient, scale: alpha, rows: rows, gradientRows: gradients.rows,
+                                  dq: b.dq, dk: b.dk, dv: b.dv)
+            }
         }
+        return attention + gradients.tensors()
     }
 }
 
@@ -65,15 +101,22 @@ struct AttentionGeometry: Sendable {
     /// they cannot see (at 256 tokens, 64-row blocks compute 5/8 of the scores).
     var blockRows: Int { causal ? Swift.min(256, Swift.max(64, queries / 8)) : 256 }
 
-    /// Keys visible to a block of queries ending (exclusive) at `end`.
-    func visibleKeys(end: Int) -> Int { causal ? end : keys }
+    /// Keys before the first query's position (M = Nk − Nq): query i sits at position M + i.
+    var memory: Int { keys - queries }
 
-    func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, scale: Float,
-                 padding: [[Float]]?, probabilities: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
+    /// Keys visible to a block of queries ending (exclusive) at `end`.
+    func visibleKeys(end: Int) -> Int { causal ? memory + end : keys }
+
+    func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, scale: Float, padding: [[Float]]?,
+                 rows terms: DistanceRows, probabilities: UnsafeMutablePointer<Float>, normalizers: UnsafeMutablePointer<Float>,
+                 output: UnsafeMutablePointer<Float>) {
         let blocksPerHead = (queries + blockRows - 1) / blockRows
         let (pq, pk, pv) = (SendablePointer(q), SendablePointer(k), SendablePointer(v))
-        let pp = SendablePointer(probabilities), po = SendablePointer(output)
+        let pp = SendablePointer(probabilities), pn = SendablePointer(normalizers), po = SendablePointer(output)
         parallelFor(batch * heads * blocksPerHead) { tasks in
+            // The mask's weighted probabilities p′ of one block; p stays in `probabilities` for the backward.
+            let weighted = UnsafeMutablePointer<Float>.allocate(capacity: terms.mask == nil ? 0 : blockRows * keys)
+            defer { weighted.deallocate() }
             for task in tasks {
                 let head = task / blocksPerHead, block = task % blocksPerHead
                 let start = block * blockRows, end = Swift.min(queries, start + blockRows), rows = end - start
@@ -86,12 +129,19 @@ struct AttentionGeometry: Sendable {
                 for r in 0..<rows {
                     let row = scores + r * keys
                     if let mask { for j in 0..<visible { row[j] += mask[j] } }
-                    let limit = causal ? start + r + 1 : visible
+                    let limit = causal ? memory + start + r + 1 : visible
                     for j in limit..<visible { row[j] = -.infinity }
+                    if let term = terms.scores { vectorAxpy(1, term(head: head, query: start + r), row, limit) }
                     softmaxRowInPlace(row, visible)
+                    if let weights = terms.mask {
+                        let out = weighted + r * keys
+                        pn.base[head * queries + start + r] = PostSoftmaxMaskRow.apply(
+                            probabilities: row, weights: weights(head: head, query: start + r), weighted: out, limit)
+                        (out + limit).update(repeating: 0, count: visible - limit)
+                    }
                 }
                 BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: valueDepth, k: visible,
-                           a: scores, lda: keys, b: pv.base + head * keys * valueDepth, ldb: valueDepth,
+                           a: terms.mask == nil ? scores : weighted, lda: keys, b: pv.base + head * keys * valueDepth, ldb: valueDepth,
                            c: po.base + (head * queries + start) * valueDepth, ldc: valueDepth)
             }
         }
@@ -106,9 +156,11 @@ struct AttentionGeometry: Sendable {
 
     /// Forward without keeping probabilities (inference): keys are visited in blocks with a
     /// running maximum and normalizer per query row (online softmax), so the scores of a
-    /// query block never leave the cache.
+    /// query block never leave the cache. Under a post-softmax mask each row also keeps the
+    /// running sum of its weighted exponentials W; the output divides by W + ε·Z, which is
+    /// the renormalisation Σ p·w + ε with p = e/Z multiplied through by Z.
     func streamingForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, scale: Float,
-                          padding: [[Float]]?, output: UnsafeMutablePointer<Float>) {
+                          padding: [[Float]]?, rows terms: DistanceRows, output: UnsafeMutablePointer<Float>) {
         let (pq, pk, pv, po) = (SendablePointer(q), SendablePointer(k), SendablePointer(v), SendablePointer(output))
         let (blockRows, keyBlock) = (streamingBlockRows, self.keyBlock)
         let blocksPerHead = (queries + blockRows - 1) / blockRows
@@ -116,7 +168,8 @@ struct AttentionGeometry: Sendable {
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * keyBlock)
             let runningMax = UnsafeMutablePointer<Float>.allocate(capacity: blockRows)
             let runningSum = UnsafeMutablePointer<Float>.allocate(capacity: blockRows)
-            defer { scores.deallocate(); runningMax.deallocate(); runningSum.deallocate() }
+            let runningWeighted = UnsafeMutablePointer<Float>.allocate(capacity: terms.mask == nil ? 0 : blockRows)
+            defer { scores.deallocate(); runningMax.deallocate(); runningSum.deallocate(); runningWeighted.deallocate() }
             for task in tasks {
                 let head = task / blocksPerHead, block = task % blocksPerHead
                 let start = block * blockRows, end = Swift.min(queries, start + blockRows), rows = end - start
@@ -125,6 +178,7 @@ struct AttentionGeometry: Sendable {
                 out.update(repeating: 0, count: rows * valueDepth)
                 runningMax.update(repeating: -.infinity, count: rows)
                 runningSum.update(repeating: 0, count: rows)
+                if terms.mask != nil { runningWeighted.update(repeating: 0, count: rows) }
                 let mask = padding?[head / heads]
                 for keyStart in stride(from: 0, to: visible, by: keyBlock) {
                     let columns = Swift.min(keyBlock, visible - keyStart)
@@ -134,7 +188,10 @@ struct AttentionGeometry: Sendable {
                     for r in 0..<rows {
                         let row = scores + r * keyBlock
                         if let mask { for j in 0..<columns { row[j] += mask[keyStart + j] } }
-                        if causal { for j in Swift.min(columns, Swift.max(0, start + r + 1 - keyStart))..<columns { row[j] = -.infinity } }
+                        // Keys of this block that the query may see.
+                        let limit = causal ? Swift.min(columns, Swift.max(0, memory + start + r + 1 - keyStart)) : columns
+                        for j in limit..<columns { row[j] = -.infinity }
+                        if let term = terms.scores { vectorAxpy(1, term(head: head, query: start + r) + keyStart, row, limit) }
                         let peak = Swift.max(runningMax[r], vectorMax(row, columns))
                         guard peak > -Float.infinity else {
                             row.update(repeating: 0, count: columns)
@@ -142,6 +199,10 @@ struct AttentionGeometry: Sendable {
                         }
                         let correction = runningMax[r] > -Float.infinity ? fastExp(runningMax[r] - peak) : 0
                         runningSum[r] = runningSum[r] * correction + exponentiateRow(row, columns, shift: peak)
+                        if let weights = terms.mask {
+                            let weightedSum = PostSoftmaxMaskRow.weigh(row, weights: weights(head: head, query: start + r) + keyStart, limit)
+                            runningWeighted[r] = runningWeighted[r] * correction + weightedSum
+                        }
                         runningMax[r] = peak
                         if correction != 1 { vectorScale(out + r * valueDepth, correction, valueDepth) }
                     }
@@ -149,21 +210,29 @@ struct AttentionGeometry: Sendable {
                                a: scores, lda: keyBlock, b: pv.base + (head * keys + keyStart) * valueDepth, ldb: valueDepth,
                                beta: 1, c: out, ldc: valueDepth)
                 }
-                for r in 0..<rows where runningSum[r] > 0 { vectorScale(out + r * valueDepth, 1 / runningSum[r], valueDepth) }
+                for r in 0..<rows where runningSum[r] > 0 {
+                    let normalizer = terms.mask == nil ? runningSum[r] : runningWeighted[r] + PostSoftmaxMask.epsilon * runningSum[r]
+                    vectorScale(out + r * valueDepth, 1 / normalizer, valueDepth)
+                }
             }
         }
     }
 
+    /// The backward pass from the probabilities p the recording forward kept. Under a
+    /// post-softmax mask, p′ = p ⊙ w / s is rebuilt block by block from p and the row
+    /// normalizers s; `gradientRows` receive the gradients of the score term and the mask.
     func backward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                  probabilities: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, scale: Float,
+                  probabilities: UnsafePointer<Float>, normalizers: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                  scale: Float, rows terms: DistanceRows, gradientRows: DistanceRows,
                   dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
         let (pq, pk, pv, pp, pg) = (SendablePointer(q), SendablePointer(k), SendablePointer(v), SendablePointer(probabilities), SendablePointer(outputGradient))
-        let (pdq, pdk, pdv) = (SendablePointer(dq), SendablePointer(dk), SendablePointer(dv))
+        let (pdq, pdk, pdv, pn) = (SendablePointer(dq), SendablePointer(dk), SendablePointer(dv), SendablePointer(normalizers))
         let blockRows = self.blockRows
         // Heads are independent; within a head, blocks accumulate into dK and dV in order.
         parallelFor(batch * heads) { headRange in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * keys)
-            defer { scratch.deallocate() }
+            let weighted = UnsafeMutablePointer<Float>.allocate(capacity: terms.mask == nil ? 0 : blockRows * keys)
+            defer { scratch.deallocate(); weighted.deallocate() }
             for head in headRange {
                 let qHead = pq.base + head * queries * depth, kHead = pk.base + head * keys * depth
                 let vHead = pv.base + head * keys * valueDepth, gHead = pg.base + head * queries * valueDepth
@@ -174,14 +243,28 @@ struct AttentionGeometry: Sendable {
                     let visible = visibleKeys(end: end)
                     let p = pp.base + head * queries * keys + start * keys
                     let gBlock = gHead + start * valueDepth
-                    // dV += Pᵀ · dO
+                    if let weights = terms.mask {
+                        for r in 0..<rows {
+                            let limit = causal ? memory + start + r + 1 : visible, out = weighted + r * keys
+                            _ = PostSoftmaxMaskRow.apply(probabilities: p + r * keys, weights: weights(head: head, query: start + r), weighted: out, limit)
+                            (out + limit).update(repeating: 0, count: visible - limit)
+                        }
+                    }
+                    // dV += P′ᵀ · dO
                     BLAS.sgemm(transposeA: true, transposeB: false, m: visible, n: valueDepth, k: rows,
-                               a: p, lda: keys, b: gBlock, ldb: valueDepth, beta: 1, c: dvHead, ldc: valueDepth)
-                    // dP = dO · Vᵀ, then dS = P ⊙ (dP − ⟨dP, P⟩) row by row
+                               a: terms.mask == nil ? p : weighted, lda: keys, b: gBlock, ldb: valueDepth, beta: 1, c: dvHead, ldc: valueDepth)
+                    // dP′ = dO · Vᵀ, then through the mask to dP, then dS = P ⊙ (dP − ⟨dP, P⟩) row by row
                     BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: visible, k: valueDepth,
                                a: gBlock, lda: valueDepth, b: vHead, ldb: valueDepth, c: scratch, ldc: keys)
                     for r in 0..<rows {
-                        softmaxBackwardRow(y: p + r * keys, dy: scratch + r * keys, dx: scratch + r * keys, visible)
+                        let limit = causal ? memory + start + r + 1 : visible, dRow = scratch + r * keys
+                        if let weights = terms.mask, let weightGradient = gradientRows.mask {
+                            PostSoftmaxMaskRow.backward(probabilities: p + r * keys, weighted: weighted + r * keys,
+                                                        weights: weights(head: head, query: start + r), normalizer: pn.base[head * queries + start + r],
+                                                        gradient: dRow, weightGradient: weightGradient(head: head, query: start + r), limit)
+                        }
+                        softmaxBackwardRow(y: p + r * keys, dy: dRow, dx: dRow, visible)
+                        if let termGradient = gradientRows.scores { vectorAxpy(1, dRow, termGradient(head: head, query: start + r), limit) }
                     }
                     // dQ = scale · dS · K ; dK += scale · dSᵀ · Q
                     BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: depth, k: visible, alpha: scale,

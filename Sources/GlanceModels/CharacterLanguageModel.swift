@@ -26,7 +26,7 @@ public final class CharacterLanguageModel: Module {
         var generator = RandomGenerator(seed: seed)
         let source = RandomSource(seed: seed &+ 1)
         let input = TokenInput(c, source: source, generator: &generator)
-        let blocks = try BlockStack(c, causal: true, source: source, generator: &generator)
+        let blocks = try BlockStack(c, required: .causal, source: source, generator: &generator)
         let projection = Linear(blocks.outputDimensions(modelDimensions: c.modelDimensions), c.vocabularySize,
                                 standardDeviation: TransformerBlock.initialStandardDeviation, generator: &generator)
         self.init(configuration: c, input: input, blocks: blocks, head: LanguageModelHead(projection: projection), randomSource: source)

@@ -22,13 +22,20 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
 public protocol StrictConfigurationSection: Codable, Sendable {
     /// JSON keys this section accepts, with the nested sections under them.
     static var fields: [String: (any StrictConfigurationSection.Type)?] { get }
+    /// For a key that is no longer a field: where it went, given its value (nil: unknown).
+    static func movedField(_ key: String, value: Any) -> String?
 }
 
 extension StrictConfigurationSection {
+    public static func movedField(_ key: String, value: Any) -> String? { nil }
+
     /// Throws for the first key of `object` (recursively) that the section does not know.
     static func rejectUnknownKeys(in object: [String: Any], prefix: String, path: String) throws {
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
             guard let nested = fields[key] else {
+                if let reason = movedField(key, value: value) {
+                    throw ConfigurationError.invalidValue(path: path, field: prefix + key, reason: reason)
+                }
                 throw ConfigurationError.unknownField(path: path, field: prefix + key, known: fields.keys.sorted())
             }
             if let nested, let child = value as? [String: Any] {

@@ -22,14 +22,14 @@ public final class TextClassifier: Module {
     ///   - configuration: the encoder's shape; `context` is the longest document (in bytes) it reads.
     ///   - classes: number of classes, at least 2.
     public init(configuration c: LanguageModelConfiguration, classes: Int, seed: UInt64) throws {
-        try c.validate(causal: false)
+        try c.validate()
         guard classes >= 2 else { throw ConfigurationValueError(field: "classes", reason: "a classifier needs at least 2 classes, got \(classes)") }
         configuration = c
         var generator = RandomGenerator(seed: seed)
         let source = RandomSource(seed: seed &+ 1)
         _randomSource = source
         input = TokenInput(c, source: source, generator: &generator)
-        let blocks = try BlockStack(c, causal: false, source: source, generator: &generator)
+        let blocks = try BlockStack(c, required: .bidirectional, source: source, generator: &generator)
         self.blocks = blocks
         head = PooledClassifierHead(dimensions: blocks.outputDimensions(modelDimensions: c.modelDimensions), classes: classes,
                                     standardDeviation: TransformerBlock.initialStandardDeviation, generator: &generator)

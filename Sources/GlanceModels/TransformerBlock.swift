@@ -93,41 +93,25 @@ extension TransformerBlock {
     public static let initialStandardDeviation: Float = 0.02
 
     /// The `c.layers` blocks of a model described by `c`, with the attention of
-    /// `c.attention` (and its options) from ``AttentionRegistry``. Weights start from
-    /// N(0, 0.02), the residual output projections from N(0, 0.02/√(2·layers)) (GPT-2).
-    /// Under Linformer's layerwise sharing, the later layers use the first layer's projection.
-    public static func stack(_ c: LanguageModelConfiguration, causal: Bool, source: RandomSource,
+    /// `c.attention`. Weights start from N(0, 0.02), the residual output projections from
+    /// N(0, 0.02/√(2·layers)) (GPT-2). Every layer must serve `required` (``AttentionCapabilities/causal``
+    /// for a language model); a mechanism that cannot is an error naming `model.attention`.
+    public static func stack(_ c: LanguageModelConfiguration, required: AttentionCapabilities, source: RandomSource,
                              generator: inout RandomGenerator) throws -> [TransformerBlock] {
-        let std = initialStandardDeviation, residualStd = std / Float(2 * c.layers).squareRoot()
-        var settings = AttentionSettings(type: c.attention, modelDimensions: c.modelDimensions, heads: c.heads, maximumLength: c.context,
-                                         standardDeviation: std, outputStandardDeviation: residualStd)
-        settings.causal = causal
-        settings.features = c.performerFeatures
-        settings.kernel = c.performerKernel
-        settings.redrawInterval = c.performerRedrawEvery
-        settings.projectedLength = c.linformerK
-        settings.sharing = c.linformerSharing
-        settings.queryKeyKernel = c.queryKeyKernel
-        settings.localWindow = c.logSparseWindow
-        settings.subsequenceLength = c.logSparseSubsequence
-        (settings.hashes, settings.chunkLength, settings.buckets) = (c.lshHashes, c.lshChunkLength, c.buckets)
-        (settings.chunksBefore, settings.chunksAfter, settings.hashSeed) = (c.lshChunksBefore, c.lshChunksAfter, c.hashSeed)
+        let build = AttentionBuild(required: required)
         var blocks: [TransformerBlock] = []
         for layer in 0..<c.layers {
-            settings.attentionWindow = c.attentionWindow(layer: layer)
-            settings.attentionDilation = c.attentionDilation(layer: layer)
-            let attention: any AttentionMechanism
-            if let first = blocks.first?.attention as? Linformer, first.sharing == .layerwise {
-                attention = try Linformer(modelDimensions: c.modelDimensions, heads: c.heads, maximumLength: c.context,
-                                          projectedLength: first.projectedLength, sharing: .layerwise, causal: causal,
-                                          sharedProjection: first.sharedProjection, standardDeviation: std,
-                                          outputStandardDeviation: residualStd, generator: &generator)
-            } else {
-                attention = try AttentionRegistry.make(settings, generator: &generator)
+            let shape = c.attentionShape(layer: layer)
+            let attention = try c.attention.make(shape: shape, build: build, generator: &generator)
+            do {
+                try attention.check(required)
+            } catch let error as AttentionCapabilityError {
+                throw ConfigurationValueError(field: "model.attention", reason: "cannot serve this model: \(error)")
             }
             let feedForward = FeedForward(dimensions: c.modelDimensions, hiddenDimensions: c.feedForwardMultiplier * c.modelDimensions,
-                                          activation: c.activation, standardDeviation: std, outputStandardDeviation: residualStd,
-                                          chunkLength: c.feedForwardChunk, generator: &generator)
+                                          activation: c.activation, standardDeviation: shape.standardDeviation,
+                                          outputStandardDeviation: shape.outputStandardDeviation, chunkLength: c.feedForwardChunk,
+                                          generator: &generator)
             blocks.append(TransformerBlock(attention: attention, feedForward: feedForward, dropout: c.dropout, source: source,
                                            normalization: c.block))
         }

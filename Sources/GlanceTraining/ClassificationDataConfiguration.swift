@@ -25,9 +25,9 @@ public struct ClassificationDataConfiguration: RunDataConfiguration, Sendable {
         evaluationDocuments = try c.decodeIfPresent(Int.self, forKey: .evaluationDocuments)
     }
 
-    /// The encoder is bidirectional (any mechanism, Linformer included) and reads bytes.
+    /// The model's fields (the encoder is bidirectional: any mechanism, Linformer included), and bytes as its vocabulary.
     public func validate(model: LanguageModelConfiguration) throws {
-        try model.validate(causal: false)
+        try model.validate()
         if model.vocabularySize != 256 {
             throw ConfigurationValueError(field: "model.vocab_size", reason: "must be 256: the classifier reads bytes, got \(model.vocabularySize)")
         }

@@ -9,8 +9,8 @@ public struct DataConfiguration: RunDataConfiguration, Sendable {
 
     public init(corpus: String) { self.corpus = corpus }
 
-    /// The language model is a causal decoder.
+    /// The model's fields; whether its attention serves a causal decoder is checked when the model builds its layers.
     public func validate(model: LanguageModelConfiguration) throws {
-        try model.validate(causal: true)
+        try model.validate()
     }
 }

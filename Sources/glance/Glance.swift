@@ -7,7 +7,7 @@ struct Glance: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "glance",
         abstract: "Train, run and measure efficient Transformers on the CPU.",
-        subcommands: [Train.self, Classify.self, Evaluate.self, Generate.self, Run.self, Bench.self, DataCommand.self]
+        subcommands: [Train.self, Classify.self, Evaluate.self, Generate.self, Run.self, Bench.self, Mechanisms.self, DataCommand.self]
     )
 }
 

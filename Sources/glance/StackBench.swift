@@ -7,7 +7,7 @@ import GlanceNN
 
 extension Bench {
     /// `--model-depth L`: a whole stack of L blocks (the mechanism's attention and a 4·d
-    /// feed-forward) wired as Reformer's residual pair on a [batch, n, 2d] input, run with the
+    /// feed-forward) wired as a reversible residual pair on a [batch, n, 2d] input, run with the
     /// reversible backward (`--reversible`) or storing its activations. Reports the median
     /// forward and forward + backward times, the process's peak RSS, the most bytes of tensors
     /// alive at once during forward + backward beyond the weights and inputs (gradients
@@ -17,8 +17,9 @@ extension Bench {
         for n in try lengths() {
             var generator = RandomGenerator(seed: 0)
             let width = heads * headDim, source = RandomSource(seed: 1)
+            let build = AttentionBuild(required: required)
             let blocks = try (0..<depth).map { _ in
-                let attention = try AttentionRegistry.make(settings(length: n), generator: &generator)
+                let attention = try makeLayer(length: n, build: build, generator: &generator)
                 let feedForward = FeedForward(dimensions: width, hiddenDimensions: 4 * width, chunkLength: feedForwardChunk, generator: &generator)
                 return TransformerBlock(attention: attention, feedForward: feedForward, dropout: 0, source: source)
             }
@@ -39,19 +40,16 @@ extension Bench {
             }
             let peak = peakResidentBytes(), peakTensors = TensorMemory.peakBytes - before
             let weightBytes = parameters.reduce(0) { $0 + $1.value.count } * MemoryLayout<Float>.size
-            var fields: [String: Any] = [
-                "mechanism": mechanism, "length": n, "batch": batch, "heads": heads, "head_dim": headDim, "causal": causal, "depth": depth,
-                "reversible": reversible, "forward_ms": rounded(forward), "backward_ms": rounded(total), "peak_rss_bytes": peak,
-                "peak_tensor_bytes": peakTensors, "weight_and_gradient_bytes": 2 * weightBytes, "threads": Threading.count,
+            var fields = try commonFields(length: n) + [
+                ("depth", depth), ("reversible", reversible), ("forward_ms", rounded(forward)), ("backward_ms", rounded(total)),
+                ("peak_rss_bytes", peak), ("peak_tensor_bytes", peakTensors), ("weight_and_gradient_bytes", 2 * weightBytes),
+                ("threads", Threading.count),
             ]
-            var order = ["mechanism", "length", "batch", "heads", "head_dim", "causal", "depth", "reversible", "forward_ms", "backward_ms",
-                         "peak_rss_bytes", "peak_tensor_bytes", "weight_and_gradient_bytes", "threads"]
             if checkGradients {
                 let other = inputAndWeightGradients(input: input, seed: seed, parameters: parameters) { stack($0, reversible: !reversible) }
-                fields["gradient_relative_error"] = zip(gradientsOfRun, other).map { relativeDifference($0, $1) }.max() ?? 0
-                order.append("gradient_relative_error")
+                fields.append(("gradient_relative_error", zip(gradientsOfRun, other).map { relativeDifference($0, $1) }.max() ?? 0))
             }
-            report(fields, order: order)
+            try report(fields)
         }
     }
 }

@@ -104,17 +104,17 @@ import Testing
     func registry() throws {
         var generator = RandomGenerator(seed: 0)
         #expect(AttentionRegistry.names.contains("full"))
-        let layer = try AttentionRegistry.make(AttentionSettings(type: "full", modelDimensions: 8, heads: 2, maximumLength: 16), generator: &generator)
+        let layer = try attentionLayer(#""full""#, maximumLength: 16, generator: &generator)
         #expect(layer is FullAttention && layer.modelDimensions == 8 && layer.heads == 2)
         #expect {
-            _ = try AttentionRegistry.make(AttentionSettings(type: "nope", modelDimensions: 8, heads: 2, maximumLength: 16), generator: &generator)
+            _ = try attentionLayer(#"{"type": "nope"}"#, maximumLength: 16, generator: &generator)
         } throws: { error in
             guard let error = error as? AttentionConfigurationError else { return false }
-            return error.field == "attention" && error.reason.contains("nope") && error.reason.contains("full")
+            return error.field == "type" && error.reason.contains("nope") && error.reason.contains("full")
         }
         // Invalid sizes reach the mechanism's own checks through the registry.
         #expect(throws: AttentionConfigurationError.self) {
-            _ = try AttentionRegistry.make(AttentionSettings(type: "full", modelDimensions: 9, heads: 2, maximumLength: 16), generator: &generator)
+            _ = try attentionLayer(#""full""#, modelDimensions: 9, maximumLength: 16, generator: &generator)
         }
     }
 

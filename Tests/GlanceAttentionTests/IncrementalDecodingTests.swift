@@ -80,7 +80,7 @@ import Testing
                                                                  chunksBefore: 1, chunksAfter: 0),
                                     hashSeed: 1, generator: &generator)
         let linformer = try Linformer(modelDimensions: Self.width, heads: Self.heads, maximumLength: 16, projectedLength: 4,
-                                      sharing: .headwise, causal: false, generator: &generator)
+                                      sharing: .headwise, generator: &generator)
         let performer = try Performer(modelDimensions: Self.width, heads: Self.heads, features: 8, generator: &generator)
         performer.stabilizer = .reference
         let mechanisms: [any AttentionMechanism] = [reformer, linformer, performer]

@@ -192,42 +192,35 @@ import Testing
     }
 
     @Test("bad configurations throw an error naming the field",
-          arguments: [(0, 16, false, LinformerSharing.headwise, false, "linformer_k"), (-3, 16, false, .headwise, false, "linformer_k"),
-                      (17, 16, false, .headwise, false, "linformer_k"), (4, 16, true, .headwise, false, "causal"),
-                      (4, 0, false, .headwise, false, "max_length"), (4, 16, false, .none, true, "linformer_sharing")])
-    func invalidConfiguration(_ k: Int, _ maximumLength: Int, _ causal: Bool, _ sharing: LinformerSharing, _ oneKV: Bool, _ field: String) {
+          arguments: [(0, 16, LinformerSharing.headwise, false, "linformer_k"), (-3, 16, .headwise, false, "linformer_k"),
+                      (17, 16, .headwise, false, "linformer_k"), (4, 0, .headwise, false, "max_length"), (4, 16, .none, true, "linformer_sharing")])
+    func invalidConfiguration(_ k: Int, _ maximumLength: Int, _ sharing: LinformerSharing, _ oneKV: Bool, _ field: String) {
         var generator = RandomGenerator(seed: 0)
         #expect {
             _ = try Linformer(modelDimensions: 8, heads: 2, maximumLength: maximumLength, projectedLength: k, sharing: sharing,
-                              oneKeyValueHead: oneKV, causal: causal, generator: &generator)
+                              oneKeyValueHead: oneKV, generator: &generator)
         } throws: { error in
             guard let error = error as? AttentionConfigurationError else { return false }
             return error.field == field && error.description.contains(field)
         }
     }
 
-    @Test("the registry builds 'linformer' and rejects bad settings naming the field")
+    @Test("the registry builds 'linformer' and rejects bad options naming the option")
     func registry() throws {
         var generator = RandomGenerator(seed: 0)
         #expect(AttentionRegistry.names.contains("linformer"))
-        var settings = AttentionSettings(type: "linformer", modelDimensions: 8, heads: 2, maximumLength: 32)
-        settings.projectedLength = 5
-        settings.sharing = "key-value"
-        let layer = try AttentionRegistry.make(settings, generator: &generator)
+        let layer = try attentionLayer(#"{"type": "linformer", "k": 5, "sharing": "key-value"}"#, generator: &generator)
         let linformer = try #require(layer as? Linformer)
         #expect(linformer.projectedLength == 5 && linformer.sharing == .keyValue && linformer.maximumLength == 32)
         // Default k: min(256, maximum length).
-        let defaulted = try AttentionRegistry.make(AttentionSettings(type: "linformer", modelDimensions: 8, heads: 2, maximumLength: 32), generator: &generator)
+        let defaulted = try attentionLayer(#""linformer""#, generator: &generator)
         #expect((defaulted as? Linformer)?.projectedLength == 32)
-        for (change, field) in [({ (s: inout AttentionSettings) in s.sharing = "diagonal" }, "linformer_sharing"),
-                                ({ (s: inout AttentionSettings) in s.causal = true }, "causal"),
-                                ({ (s: inout AttentionSettings) in s.projectedLength = 33 }, "linformer_k")] {
-            var bad = AttentionSettings(type: "linformer", modelDimensions: 8, heads: 2, maximumLength: 32)
-            change(&bad)
+        for (json, field) in [(#"{"type": "linformer", "sharing": "diagonal"}"#, "sharing"), (#"{"type": "linformer", "k": 33}"#, "k")] {
             #expect {
-                _ = try AttentionRegistry.make(bad, generator: &generator)
+                _ = try attentionLayer(json, generator: &generator)
             } throws: { error in (error as? AttentionConfigurationError)?.field == field }
         }
+        #expect(throws: AttentionCapabilityError(mechanism: "linformer", capability: "causal attention")) { try layer.check(.causal) }
     }
 
     @Test("projection along the sequence of a shorter input uses the first rows of E")

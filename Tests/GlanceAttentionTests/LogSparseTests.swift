@@ -222,38 +222,32 @@ import Testing
 
     @Test("bad configurations throw an error naming the field")
     func invalidConfiguration() throws {
-        func expectField(_ field: String, _ settings: (inout AttentionSettings) -> Void) {
-            var s = AttentionSettings(type: "logsparse", modelDimensions: 8, heads: 2, maximumLength: 32)
-            settings(&s)
+        func expectField(_ field: String, _ json: String, modelDimensions: Int = 8, heads: Int = 2) {
             var generator = RandomGenerator(seed: 0)
             #expect {
-                _ = try AttentionRegistry.make(s, generator: &generator)
+                _ = try attentionLayer(json, modelDimensions: modelDimensions, heads: heads, generator: &generator)
             } throws: { error in
                 guard let error = error as? AttentionConfigurationError else { return false }
                 return error.field == field && error.description.contains(field)
             }
         }
-        expectField("qk_kernel") { $0.queryKeyKernel = 0 }
-        expectField("qk_kernel") { $0.queryKeyKernel = -2 }
-        expectField("logsparse_window") { $0.localWindow = -1 }
-        expectField("logsparse_subsequence") { $0.subsequenceLength = 0 }
-        expectField("heads") { $0.heads = 0 }
-        expectField("d_model") { $0.modelDimensions = 7 }
+        expectField("qk_kernel", #"{"type": "logsparse", "qk_kernel": 0}"#)
+        expectField("qk_kernel", #"{"type": "logsparse", "qk_kernel": -2}"#)
+        expectField("window", #"{"type": "logsparse", "window": -1}"#)
+        expectField("subsequence", #"{"type": "logsparse", "subsequence": 0}"#)
+        expectField("heads", #""logsparse""#, heads: 0)
+        expectField("d_model", #""logsparse""#, modelDimensions: 7)
     }
 
     @Test("the registry builds 'logsparse' with its settings; the index lists are cached per length")
     func registry() throws {
         #expect(AttentionRegistry.names.contains("logsparse"))
-        var settings = AttentionSettings(type: "logsparse", modelDimensions: 8, heads: 2, maximumLength: 32)
-        settings.queryKeyKernel = 4
-        settings.localWindow = 2
-        settings.subsequenceLength = 16
         var generator = RandomGenerator(seed: 0)
-        let layer = try #require(try AttentionRegistry.make(settings, generator: &generator) as? LogSparseAttention)
+        let layer = try #require(try attentionLayer(#"{"type": "logsparse", "qk_kernel": 4, "window": 2, "subsequence": 16}"#,
+                                                    generator: &generator) as? LogSparseAttention)
         let expectedPattern = try LogSparsePattern(localWindow: 2, subsequenceLength: 16)
         #expect(layer.queryKeyKernel == 4 && layer.pattern == expectedPattern)
-        let defaulted = try #require(try AttentionRegistry.make(AttentionSettings(type: "logsparse", modelDimensions: 8, heads: 2, maximumLength: 32),
-                                                                generator: &generator) as? LogSparseAttention)
+        let defaulted = try #require(try attentionLayer(#""logsparse""#, generator: &generator) as? LogSparseAttention)
         let defaultPattern = try LogSparsePattern()
         #expect(defaulted.queryKeyKernel == 1 && defaulted.pattern == defaultPattern)
         #expect(layer.index(length: 30) === layer.index(length: 30))

@@ -293,24 +293,21 @@ import Testing
         }
     }
 
-    @Test("the registry builds 'longformer'; a causal layer has no global projections")
+    @Test("the registry builds 'longformer'; a layer of a causal model has no global projections")
     func registry() throws {
         var generator = RandomGenerator(seed: 0)
-        var settings = AttentionSettings(type: "longformer", modelDimensions: 8, heads: 2, maximumLength: 64)
-        settings.attentionWindow = 16
-        settings.attentionDilation = [1, 2]
-        let layer = try #require(try AttentionRegistry.make(settings, generator: &generator) as? Longformer)
+        let json = #"{"type": "longformer", "window": 16, "dilation": [1, 2]}"#
+        let layer = try #require(try attentionLayer(json, maximumLength: 64, generator: &generator) as? Longformer)
         #expect(layer.oneSidedWindow == 8 && layer.dilation == [1, 2] && layer.hasGlobalProjections)
         #expect(layer.trainableParameters().map(\.key) == ["query.weight", "query.bias", "key.weight", "key.bias", "value.weight", "value.bias",
                                                           "queryGlobal.weight", "queryGlobal.bias", "keyGlobal.weight", "keyGlobal.bias",
                                                           "valueGlobal.weight", "valueGlobal.bias", "output.weight", "output.bias"])
-        settings.causal = true
-        let causal = try #require(try AttentionRegistry.make(settings, generator: &generator) as? Longformer)
+        let causal = try #require(try attentionLayer(json, maximumLength: 64, required: .causal, generator: &generator) as? Longformer)
         #expect(!causal.hasGlobalProjections && causal.trainableParameters().count == 8)
-        let defaulted = try #require(try AttentionRegistry.make(AttentionSettings(type: "longformer", modelDimensions: 8, heads: 2, maximumLength: 64),
-                                                                generator: &generator) as? Longformer)
+        let defaulted = try #require(try attentionLayer(#""longformer""#, maximumLength: 64, generator: &generator) as? Longformer)
         #expect(defaulted.attentionWindow == 512 && defaulted.dilation == [1, 1])
-        settings.attentionWindow = 5
-        #expect { _ = try AttentionRegistry.make(settings, generator: &generator) } throws: { ($0 as? AttentionConfigurationError)?.field == "attention_window" }
+        #expect { _ = try attentionLayer(#"{"type": "longformer", "window": 5}"#, generator: &generator) } throws: {
+            ($0 as? AttentionConfigurationError)?.field == "window"
+        }
     }
 }

@@ -307,18 +307,13 @@ import Testing
         #expect(throws: AttentionConfigurationError.self) {
             try Performer(modelDimensions: 8, heads: 2, features: 4, redrawInterval: 0, generator: &generator)
         }
-        var settings = AttentionSettings(type: "performer", modelDimensions: 8, heads: 2, maximumLength: 16)
-        settings.features = 0
         #expect(throws: AttentionConfigurationError(field: "features", reason: "must be at least 1, got 0")) {
-            try AttentionRegistry.make(settings, generator: &generator)
+            try attentionLayer(#"{"type": "performer", "features": 0}"#, maximumLength: 16, generator: &generator)
         }
-        settings.features = 4
-        settings.kernel = "gelu"
-        #expect(throws: AttentionConfigurationError(field: "kernel", reason: "must be softmax or relu, got 'gelu'")) {
-            try AttentionRegistry.make(settings, generator: &generator)
+        #expect(throws: AttentionConfigurationError(field: "kernel", reason: "must be one of softmax, relu, got 'gelu'")) {
+            try attentionLayer(#"{"type": "performer", "features": 4, "kernel": "gelu"}"#, maximumLength: 16, generator: &generator)
         }
-        settings.kernel = "relu"
-        #expect((try? AttentionRegistry.make(settings, generator: &generator)) is Performer)
+        #expect((try? attentionLayer(#"{"type": "performer", "features": 4, "kernel": "relu"}"#, maximumLength: 16, generator: &generator)) is Performer)
         do {
             _ = try Performer(modelDimensions: 8, heads: 2, features: 4, redrawInterval: 0, generator: &generator)
         } catch let error as AttentionConfigurationError {

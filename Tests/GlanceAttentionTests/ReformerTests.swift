@@ -283,17 +283,16 @@ import Testing
 
     @Test("rotations are reproducible from hash_seed; different seeds hash differently")
     func reproducibleRotations() throws {
-        var settings = AttentionSettings(type: "reformer", modelDimensions: 16, heads: 2, maximumLength: 64)
-        settings.hashes = 2
-        settings.chunkLength = 8
-        settings.hashSeed = 7
+        func layer(seed: Int, generator: inout RandomGenerator) throws -> Reformer {
+            try #require(try attentionLayer(#"{"type": "reformer", "hashes": 2, "chunk_length": 8, "hash_seed": \#(seed)}"#, modelDimensions: 16,
+                                            maximumLength: 64, generator: &generator) as? Reformer)
+        }
         var first = RandomGenerator(seed: 1), second = RandomGenerator(seed: 2)
-        let a = try #require(AttentionRegistry.make(settings, generator: &first) as? Reformer)
-        let b = try #require(AttentionRegistry.make(settings, generator: &second) as? Reformer)
+        let a = try layer(seed: 7, generator: &first)
+        let b = try layer(seed: 7, generator: &second)
         #expect(a.attention.rotations.scalars == b.attention.rotations.scalars)
         #expect(a.attention.options.buckets.factors == [16])
-        settings.hashSeed = 8
-        let c = try #require(AttentionRegistry.make(settings, generator: &first) as? Reformer)
+        let c = try layer(seed: 8, generator: &first)
         #expect(a.attention.rotations.scalars != c.attention.rotations.scalars)
         // Same weights and rotations: the same outputs on every call.
         let x = randomTensor([1, 64, 16], seed: 91)
@@ -301,17 +300,14 @@ import Testing
         #expect(y1.scalars == y2.scalars)
     }
 
-    @Test("bad configurations throw an error naming the field",
-          arguments: [([3], 64, 1, 8, "num_buckets"), ([4, 5], 64, 1, 8, "num_buckets"), ([], 64, 1, 8, "num_buckets"),
-                      ([128], 64, 1, 8, "num_buckets"), ([4], 64, 0, 8, "lsh_num_hashes"), ([4], 64, 1, 0, "lsh_chunk_length")])
+    @Test("bad options throw an error naming the option",
+          arguments: [([3], 64, 1, 8, "buckets"), ([4, 5], 64, 1, 8, "buckets"), ([], 64, 1, 8, "buckets"),
+                      ([128], 64, 1, 8, "buckets"), ([4], 64, 0, 8, "hashes"), ([4], 64, 1, 0, "chunk_length")])
     func invalidConfiguration(_ buckets: [Int], _ maximumLength: Int, _ hashes: Int, _ chunk: Int, _ field: String) {
-        var settings = AttentionSettings(type: "reformer", modelDimensions: 16, heads: 2, maximumLength: maximumLength)
-        settings.buckets = buckets
-        settings.hashes = hashes
-        settings.chunkLength = chunk
+        let json = #"{"type": "reformer", "buckets": \#(buckets), "hashes": \#(hashes), "chunk_length": \#(chunk)}"#
         var generator = RandomGenerator(seed: 0)
         #expect {
-            _ = try AttentionRegistry.make(settings, generator: &generator)
+            _ = try attentionLayer(json, modelDimensions: 16, maximumLength: maximumLength, generator: &generator)
         } throws: { error in
             (error as? AttentionConfigurationError)?.field == field
         }

@@ -12,9 +12,10 @@ import Testing
             let lines = (0..<count).map { i in i % 2 == 0 ? "lower\tsome lower case words \(i)\n" : "upper\tSOME UPPER CASE WORDS \(i)\n" }
             try Data(lines.joined().utf8).write(to: corpus.appendingPathComponent("\(split).tsv"))
         }
+        let mechanism = attention == "linformer" ? #"{"type": "linformer", "k": 8}"# : "\"\(attention)\""
         let config = """
             {
-              "model": {"context": 32, "layers": 1, "d_model": 16, "heads": 2, "ffn_multiplier": 2, "attention": "\(attention)", "linformer_k": 8},
+              "model": {"context": 32, "layers": 1, "d_model": 16, "heads": 2, "ffn_multiplier": 2, "attention": \(mechanism)},
               "training": {"batch_size": 8, "steps": \(steps), "learning_rate": 0.003, "warmup_steps": 2, "log_every": 2, "eval_every": 4},
               "data": {"corpus": "\(corpus.path)"},
               "output": "\(workspace.run.path)"
@@ -53,9 +54,9 @@ import Testing
         let workspace = try Self.workspace(attention: "linformer", steps: 2)
         defer { workspace.remove() }
         let config = try String(contentsOf: workspace.config, encoding: .utf8)
-        try Data(config.replacingOccurrences(of: #""linformer_k": 8"#, with: #""linformer_k": 64"#).utf8).write(to: workspace.config)
+        try Data(config.replacingOccurrences(of: #""k": 8"#, with: #""k": 64"#).utf8).write(to: workspace.config)
         let badK = try glance(["classify", "--config", workspace.config.path], in: workspace.folder)
-        #expect(badK.status != 0 && badK.standardError.contains("model.linformer_k"), "\(badK)")
+        #expect(badK.status != 0 && badK.standardError.contains("model.attention.k"), "\(badK)")
 
         try Data(config.utf8).write(to: workspace.config)
         let train = workspace.corpus.appendingPathComponent("train.tsv")

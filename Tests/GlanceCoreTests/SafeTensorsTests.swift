@@ -214,4 +214,140 @@ func expectSafeTensorsError(_ body: () throws -> Void, _ check: (SafeTensorsErro
             if case let .unwritable(path, _) = $0 { return path == url.path } else { return false }
         }
     }
+
+    /// Writes `header` (and `body`) to a fresh file and expects reading it to fail as `check` says.
+    private func expectRejected(header: String, body: [UInt8], declaredLength: UInt64? = nil, sourceLocation: SourceLocation = #_sourceLocation,
+                                _ check: (SafeTensorsError) -> Bool) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("hostile.safetensors")
+        try safetensorsBytes(header: header, body: body, declaredLength: declaredLength).write(to: url)
+        expectSafeTensorsError({ _ = try SafeTensors.read(from: url) }, check, sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: ["[4294967296,4294967296]", "[0,4294967296,4294967296]", "[9223372036854775807,2]", "[4611686018427387904]"])
+    func shapeWhoseSizeOverflows(_ shape: String) throws {
+        try expectRejected(header: #"{"w":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,16]}}"#, body: .init(repeating: 0, count: 16)) {
+            if case let .badTensor(_, "w", detail) = $0 { return detail.contains("overflow") || detail.contains("needs more than") } else { return false }
+        }
+    }
+
+    @Test(arguments: ["[9223372036854775808]", "[18446744073709551616]", "[99999999999999999999999]", "[-0]", "[1.0]", "[1e3]", "[true]", "[null]", "[[2]]"])
+    func dimensionThatIsNotANaturalNumber(_ shape: String) throws {
+        try expectRejected(header: #"{"w":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,4]}}"#, body: [0, 0, 0, 0]) {
+            if case let .badTensor(_, "w", detail) = $0 { return detail.contains("invalid shape") } else { return false }
+        }
+    }
+
+    @Test(arguments: ["[9223372036854775807,9223372036854775807]", "[0,9223372036854775808]", "[0,1e2]", "[0,4.0]"])
+    func hugeOrMalformedOffsets(_ offsets: String) throws {
+        try expectRejected(header: #"{"w":{"dtype":"F32","shape":[1],"data_offsets":\#(offsets)}}"#, body: [0, 0, 0, 0]) {
+            if case .badTensor(_, "w", _) = $0 { return true } else { return false }
+        }
+    }
+
+    @Test func headerLengthOffByAFewBytes() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("model.safetensors")
+        // The writer pads the header with spaces, so a shorter length still ends in valid JSON.
+        try SafeTensors.write(["w": Tensor([1, 2, 3])], to: url)
+        let good = try Data(contentsOf: url)
+        let length = good.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        for delta in [-1, -2, 1, 4] {
+            var data = good
+            withUnsafeBytes(of: UInt64(length + delta).littleEndian) { data.replaceSubrange(0..<8, with: $0) }
+            try data.write(to: url)
+            expectSafeTensorsError({ _ = try SafeTensors.read(from: url) }) {
+                if case .malformedHeader = $0 { return true } else { return false }
+            }
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, "duplicate key 'w'"),
+        (#"{"w":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}}"#, "duplicate key 'dtype'"),
+        (#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"shape":[2]}}"#, "duplicate key 'shape'"),
+        (#"{"__metadata__":{"a":"1","a":"2"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, "duplicate key 'a'"),
+        (#"{"__metadata__":{},"__metadata__":{},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, "duplicate key '__metadata__'"),
+        (#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],}}"#, "trailing commas"),
+        (#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"extra":1}}"#, "unknown field 'extra'"),
+        (#"{"w":{"dtype":5,"shape":[2],"data_offsets":[0,8]}}"#, "lacks dtype"),
+        ("", "unexpected end"),
+    ])
+    func strictHeader(_ header: String, _ message: String) throws {
+        try expectRejected(header: header, body: .init(repeating: 0, count: 8)) {
+            if case let .malformedHeader(_, detail) = $0 { return detail.contains(message) } else { return false }
+        }
+    }
+
+    @Test func tensorsMustTileTheBody() throws {
+        // Overlap: both tensors claim bytes 4..<8.
+        try expectRejected(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                           body: .init(repeating: 0, count: 12)) {
+            if case let .badTensor(_, "b", detail) = $0 { return detail.contains("overlaps tensor 'a'") } else { return false }
+        }
+        // An empty tensor inside another one overlaps it too.
+        try expectRejected(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}"#,
+                           body: .init(repeating: 0, count: 8)) {
+            if case .badTensor(_, "e", _) = $0 { return true } else { return false }
+        }
+        // A gap between tensors.
+        try expectRejected(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#,
+                           body: .init(repeating: 0, count: 12)) {
+            if case let .badTensor(_, "b", detail) = $0 { return detail.contains("gap") } else { return false }
+        }
+        // Bytes after the last tensor.
+        try expectRejected(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, body: .init(repeating: 0, count: 6)) {
+            if case let .malformedHeader(_, detail) = $0 { return detail.contains("cover 4 bytes but 6") } else { return false }
+        }
+    }
+
+    @Test func emptyTensorsAtTheEdgesAndOutOfOrderEntries() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("order.safetensors")
+        let header = #"{"z":{"dtype":"F32","shape":[0,5],"data_offsets":[6,6]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]},"#
+            + #""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"e":{"dtype":"F16","shape":[3,0],"data_offsets":[0,0]}}"#
+        try safetensorsBytes(header: header, body: littleEndianBytes([Float(2.5)]) + littleEndianBytes([UInt16(0x3F80)])).write(to: url)
+        let (tensors, _) = try SafeTensors.read(from: url)
+        #expect(tensors["a"]?.scalars == [2.5] && tensors["b"]?.scalars == [1])
+        #expect(tensors["z"]?.shape == [0, 5] && tensors["e"]?.shape == [3, 0] && tensors["e"]?.count == 0)
+    }
+
+    @Test func largeHalfPrecisionTensorsWidenInPlace() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("wide.safetensors")
+        // Above LargeBuffer's threshold, with an odd count, so that the in-place widening covers
+        // a mapped buffer end to end.
+        let count = 300_001
+        let half = (0..<count).map { UInt16(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 7) }
+        let header = #"{"b":{"dtype":"BF16","shape":[\#(count)],"data_offsets":[0,\#(2 * count)]},"#
+            + #""h":{"dtype":"F16","shape":[\#(count)],"data_offsets":[\#(2 * count),\#(4 * count)]}}"#
+        try safetensorsBytes(header: header, body: littleEndianBytes(half) + littleEndianBytes(half)).write(to: url)
+        let (tensors, _) = try SafeTensors.read(from: url)
+        let b = try #require(tensors["b"]).scalars
+        let h = try #require(tensors["h"]).scalars
+        #expect(b.indices.allSatisfy { b[$0].bitPattern == UInt32(half[$0]) << 16 })
+        #expect(h.indices.allSatisfy { h[$0].bitPattern == Float(Float16(bitPattern: half[$0])).bitPattern || (h[$0].isNaN && Float16(bitPattern: half[$0]).isNaN) })
+    }
+
+    @Test func refusesWhatIsNotARegularFileAndHugeHeaders() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        expectSafeTensorsError({ _ = try SafeTensors.read(from: folder) }) {
+            if case let .unreadable(path, reason) = $0 { return path == folder.path && reason.contains("regular") } else { return false }
+        }
+        // A sparse file whose header length is within the file but over the limit: refused before
+        // anything is read or allocated.
+        let url = folder.appendingPathComponent("sparse.safetensors")
+        try safetensorsBytes(header: "", body: [], declaredLength: 150_000_000).write(to: url)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: 200_000_000)
+        try handle.close()
+        expectSafeTensorsError({ _ = try SafeTensors.read(from: url) }) {
+            if case let .malformedHeader(_, detail) = $0 { return detail.contains("limit") } else { return false }
+        }
+    }
 }

@@ -16,15 +16,13 @@ import Testing
         var c = CharacterLanguageModelTests.configuration(vocabulary: 256, context: context, layers: 2, width: 16, heads: 2,
                                                           positions: positions)
         switch attention {
-        case "full": c.attention = attention
-        case "reformer": (c.attention, c.lshChunkLength, c.buckets, c.hashSeed) = ("reformer", 4, [2, 2], 3)
-        case "performer softmax": (c.attention, c.performerFeatures) = ("performer", 24)
-        case "performer relu": (c.attention, c.performerFeatures, c.performerKernel) = ("performer", 24, "relu")
-        case "longformer":
-            c.attention = "longformer"
-            (c.attentionWindow, c.attentionDilation) = (.all(4), .perHead([1, 2]))
-        case "logsparse K=1": c.attention = "logsparse"
-        case "logsparse K=3": (c.attention, c.queryKeyKernel, c.logSparseWindow, c.logSparseSubsequence) = ("logsparse", 3, 1, 5)
+        case "full": c.attention = .full
+        case "reformer": c.attention = AttentionConfiguration(ReformerOptions(chunkLength: 4, buckets: [2, 2], hashSeed: 3))
+        case "performer softmax": c.attention = AttentionConfiguration(PerformerOptions(features: 24))
+        case "performer relu": c.attention = AttentionConfiguration(PerformerOptions(features: 24, kernel: .relu))
+        case "longformer": c.attention = AttentionConfiguration(LongformerOptions(window: .all(4), dilation: .perHead([1, 2])))
+        case "logsparse K=1": c.attention = AttentionConfiguration(LogSparseOptions())
+        case "logsparse K=3": c.attention = AttentionConfiguration(LogSparseOptions(queryKeyKernel: 3, window: 1, subsequence: 5))
         default: Issue.record("unknown mechanism \(attention)")
         }
         c.reversible = reversible

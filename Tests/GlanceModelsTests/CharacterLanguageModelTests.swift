@@ -31,11 +31,21 @@ import Testing
         #expect(logits.scalars.allSatisfy { $0.isFinite })
     }
 
-    @Test("a Reformer language model builds from its config fields and runs lengths beyond its chunk")
+    @Test("the language model is causal: a mechanism without causal attention (Linformer) is a capability error naming model.attention")
+    func causalCapability() throws {
+        var c = Self.configuration(context: 16)
+        c.attention = AttentionConfiguration(LinformerOptions(k: 8))
+        try c.validate()  // the options are fine; the model's need is checked when it builds its layers
+        #expect { _ = try CharacterLanguageModel(configuration: c, seed: 1) } throws: { error in
+            guard let error = error as? ConfigurationValueError else { return false }
+            return error.field == "model.attention" && error.reason.contains("linformer") && error.reason.contains("causal attention")
+        }
+    }
+
+    @Test("a Reformer language model builds from its attention options and runs lengths beyond its chunk")
     func reformerModel() throws {
         var c = Self.configuration(context: 24)
-        c.attention = "reformer"
-        (c.lshHashes, c.lshChunkLength, c.buckets, c.hashSeed) = (2, 4, [2, 2], 5)
+        c.attention = AttentionConfiguration(ReformerOptions(hashes: 2, chunkLength: 4, buckets: [2, 2], hashSeed: 5))
         try c.validate()
         let model = try CharacterLanguageModel(configuration: c, seed: 1)
         #expect(model.parameterValues().keys.contains("blocks.layers.0.attention.attention.queryKey.weight"))
@@ -66,8 +76,8 @@ import Testing
     @Test("a reversible Reformer LM with dropout and chunked feed-forward trains: its loss falls")
     func reversibleReformerTrains() throws {
         var c = Self.configuration(context: 24, layers: 2, width: 8)
-        c.attention = "reformer"
-        (c.lshHashes, c.lshChunkLength, c.hashSeed, c.reversible, c.feedForwardChunk, c.dropout) = (2, 4, 5, true, 8, 0.1)
+        c.attention = AttentionConfiguration(ReformerOptions(hashes: 2, chunkLength: 4, hashSeed: 5))
+        (c.reversible, c.feedForwardChunk, c.dropout) = (true, 8, 0.1)
         let model = try CharacterLanguageModel(configuration: c, seed: 1)
         var random = TestRandom(seed: 2)
         let ids = random.indices([2, 24], below: 256)
@@ -144,9 +154,8 @@ import Testing
           arguments: [([1], 1), ([2, 1], 2)])
     func longformerReach(_ dilation: [Int], _ reachPerLayer: Int) throws {
         var c = Self.configuration(context: 16, layers: 2)
-        c.attention = "longformer"
-        c.attentionWindow = .all(2)  // w = 1
-        c.attentionDilation = dilation.count == 1 ? .all(dilation[0]) : .perHead(dilation)
+        // w = 1
+        c.attention = AttentionConfiguration(LongformerOptions(window: .all(2), dilation: dilation.count == 1 ? .all(dilation[0]) : .perHead(dilation)))
         let model = try CharacterLanguageModel(configuration: c, seed: 3)
         #expect(!model.trainableParameters().map(\.key).contains { $0.contains("Global") })
         model.eval()
@@ -171,10 +180,7 @@ import Testing
     @Test("\"attention\": \"logsparse\" builds LogSparse layers from qk_kernel and the pattern fields; a prefix gives the same logits")
     func logSparseModel() throws {
         var c = Self.configuration(context: 16)
-        c.attention = "logsparse"
-        c.queryKeyKernel = 3
-        c.logSparseWindow = 1
-        c.logSparseSubsequence = 4
+        c.attention = AttentionConfiguration(LogSparseOptions(queryKeyKernel: 3, window: 1, subsequence: 4))
         let model = try CharacterLanguageModel(configuration: c, seed: 5)
         let attention = try #require(model.blocks[1].attention as? LogSparseAttention)
         #expect(attention.queryKeyKernel == 3 && attention.pattern.localWindow == 1 && attention.pattern.subsequenceLength == 4)
@@ -221,8 +227,8 @@ import Testing
         // Small vocabulary and width keep the finite differences cheap; init std 0.02 is raised
         // so that every parameter has a gradient well above Float32 noise.
         var c = Self.configuration(vocabulary: 11, context: 5, layers: 2, width: 4, heads: 2, positions: positions)
-        c.attention = attention
-        c.attentionWindow = .all(2)  // Longformer: one token back, two layers
+        // Longformer: one token back, two layers
+        c.attention = attention == "longformer" ? AttentionConfiguration(LongformerOptions(window: .all(2))) : .full
         let model = try CharacterLanguageModel(configuration: c, seed: 12)
         var random = TestRandom(seed: 13)
         var values = model.parameterValues()

@@ -1,4 +1,5 @@
 import Foundation
+import GlanceAttention
 import GlanceModels
 import GlanceNN
 import GlanceTestSupport
@@ -119,35 +120,39 @@ import Testing
             (#""model": {"d_model": 0}"#, "model.d_model"),
             (#""model": {"dropout": 1}"#, "model.dropout"),
             (#""model": {"dropout": -0.1}"#, "model.dropout"),
-            (#""model": {"attention": "nope"}"#, "model.attention"),
+            (#""model": {"attention": "nope"}"#, "model.attention.type"),
+            (#""model": {"attention": {"type": "nope"}}"#, "model.attention.type"),
+            (#""model": {"attention": {"kernel": "relu"}}"#, "model.attention.type"),
+            (#""model": {"attention": {"type": "full", "linformer_k": 8}}"#, "model.attention.linformer_k"),
+            (#""model": {"attention": {"type": "performer", "features": "many"}}"#, "model.attention.features"),
             (#""model": {"activation": "swish"}"#, "model.activation"),
             (#""model": {"positions": "rotary"}"#, "model.positions"),
             (#""model": {"context": 0}"#, "model.context"),
             (#""model": {"layers": 0}"#, "model.layers"),
             (#""model": {"vocab_size": 0}"#, "model.vocab_size"),
             (#""model": {"ffn_multiplier": 0}"#, "model.ffn_multiplier"),
-            (#""model": {"qk_kernel": 0}"#, "model.qk_kernel"),
-            (#""model": {"logsparse_window": -1}"#, "model.logsparse_window"),
-            (#""model": {"logsparse_subsequence": 0}"#, "model.logsparse_subsequence"),
-            (#""model": {"lsh_num_hashes": 0}"#, "model.lsh_num_hashes"),
-            (#""model": {"lsh_chunk_length": 0}"#, "model.lsh_chunk_length"),
+            (#""model": {"attention": {"type": "logsparse", "qk_kernel": 0}}"#, "model.attention.qk_kernel"),
+            (#""model": {"attention": {"type": "logsparse", "window": -1}}"#, "model.attention.window"),
+            (#""model": {"attention": {"type": "logsparse", "subsequence": 0}}"#, "model.attention.subsequence"),
+            (#""model": {"attention": {"type": "reformer", "hashes": 0}}"#, "model.attention.hashes"),
+            (#""model": {"attention": {"type": "reformer", "chunk_length": 0}}"#, "model.attention.chunk_length"),
             (#""model": {"chunk_size_feed_forward": 0}"#, "model.chunk_size_feed_forward"),
             (#""model": {"reversible": "yes"}"#, "model.reversible"),
-            (#""model": {"lsh_num_chunks_before": -1}"#, "model.lsh_num_chunks_before"),
-            (#""model": {"num_buckets": 3}"#, "model.num_buckets"),
-            (#""model": {"num_buckets": [4, 6, 7]}"#, "model.num_buckets"),
-            (#""model": {"num_buckets": 512}"#, "model.num_buckets"),
-            (#""model": {"num_buckets": "many"}"#, "model.num_buckets"),
-            (#""model": {"attention_window": 7}"#, "model.attention_window"),
-            (#""model": {"attention_window": 0}"#, "model.attention_window"),
-            (#""model": {"attention_window": -4}"#, "model.attention_window"),
-            (#""model": {"attention_window": [8, 8]}"#, "model.attention_window"),
-            (#""model": {"attention_window": [8, 8, 6, 3]}"#, "model.attention_window"),
-            (#""model": {"attention_window": "wide"}"#, "model.attention_window"),
-            (#""model": {"attention_dilation": 0}"#, "model.attention_dilation"),
-            (#""model": {"attention_dilation": [1, 2]}"#, "model.attention_dilation"),
-            (#""model": {"attention_dilation": [1, 1, 1, -1]}"#, "model.attention_dilation"),
-            (#""model": {"attention_dilation": [[1, 1, 1, 1]]}"#, "model.attention_dilation"),
+            (#""model": {"attention": {"type": "reformer", "chunks_before": -1}}"#, "model.attention.chunks_before"),
+            (#""model": {"attention": {"type": "reformer", "buckets": 3}}"#, "model.attention.buckets"),
+            (#""model": {"attention": {"type": "reformer", "buckets": [4, 6, 7]}}"#, "model.attention.buckets"),
+            (#""model": {"attention": {"type": "reformer", "buckets": 512}}"#, "model.attention.buckets"),
+            (#""model": {"attention": {"type": "reformer", "buckets": "many"}}"#, "model.attention.buckets"),
+            (#""model": {"attention": {"type": "longformer", "window": 7}}"#, "model.attention.window"),
+            (#""model": {"attention": {"type": "longformer", "window": 0}}"#, "model.attention.window"),
+            (#""model": {"attention": {"type": "longformer", "window": -4}}"#, "model.attention.window"),
+            (#""model": {"attention": {"type": "longformer", "window": [8, 8]}}"#, "model.attention.window"),
+            (#""model": {"attention": {"type": "longformer", "window": [8, 8, 6, 3]}}"#, "model.attention.window"),
+            (#""model": {"attention": {"type": "longformer", "window": "wide"}}"#, "model.attention.window"),
+            (#""model": {"attention": {"type": "longformer", "dilation": 0}}"#, "model.attention.dilation"),
+            (#""model": {"attention": {"type": "longformer", "dilation": [1, 2]}}"#, "model.attention.dilation"),
+            (#""model": {"attention": {"type": "longformer", "dilation": [1, 1, 1, -1]}}"#, "model.attention.dilation"),
+            (#""model": {"attention": {"type": "longformer", "dilation": [[1, 1, 1, 1]]}}"#, "model.attention.dilation"),
             (#""training": {"steps": 0}"#, "training.steps"),
             (#""training": {"batch_size": 0}"#, "training.batch_size"),
             (#""training": {"learning_rate": 0}"#, "training.learning_rate"),
@@ -183,7 +188,7 @@ import Testing
         #expect(configuration.output == "runs/charlm")
         let m = configuration.model, t = configuration.training
         #expect([m.vocabularySize, m.context, m.layers, m.modelDimensions, m.heads, m.feedForwardMultiplier] as [Int] == [256, 256, 4, 256, 4, 4])
-        #expect(m.activation == .gelu && m.dropout == 0 && m.attention == "full" && m.positions == "learned")
+        #expect(m.activation == .gelu && m.dropout == 0 && m.attention == .full && m.positions == "learned")
         #expect([t.batchSize, t.steps, t.warmupSteps, t.logEvery, t.evalEvery, t.evalWindows, t.checkpointEvery] as [Int] == [32, 2000, 100, 10, 250, 64, 500])
         #expect(t.learningRate == 1e-3 && t.minimumLearningRateRatio == 0.1 && t.weightDecay == 0.1)
         #expect(t.beta1 == 0.9 && t.beta2 == 0.99 && t.epsilon == 1e-8 && t.gradientClip == 1 && t.seed == 1234)
@@ -204,19 +209,41 @@ import Testing
         #expect(configuration.output == "runs/x")
     }
 
-    @Test("Longformer settings: one window or one per layer; dilation for all heads, per head, or per layer and head")
-    func longformerSettings() throws {
+    @Test("Longformer options: one window or one per layer; dilation for all heads, per head, or per layer and head")
+    func longformerOptions() throws {
         let configuration = try Self.load(#"""
-        {"model": {"attention": "longformer", "layers": 2, "heads": 2, "d_model": 8, "attention_window": [4, 8],
-                   "attention_dilation": [[1, 1], [1, 3]]}, "data": {"corpus": "c"}}
+        {"model": {"attention": {"type": "longformer", "window": [4, 8], "dilation": [[1, 1], [1, 3]]}, "layers": 2, "heads": 2, "d_model": 8},
+         "data": {"corpus": "c"}}
         """#).get()
-        let m = configuration.model
-        #expect(m.attention == "longformer" && m.attentionWindow(layer: 0) == 4 && m.attentionWindow(layer: 1) == 8)
-        #expect(m.attentionDilation(layer: 0) == [1, 1] && m.attentionDilation(layer: 1) == [1, 3])
-        let shared = try Self.load(#"{"model": {"attention": "longformer", "heads": 2, "d_model": 8, "attention_window": 128, "attention_dilation": [1, 2]}, "data": {"corpus": "c"}}"#).get()
-        #expect(shared.model.attentionWindow(layer: 3) == 128 && shared.model.attentionDilation(layer: 2) == [1, 2])
-        let one = try Self.load(#"{"model": {"attention_dilation": 2}, "data": {"corpus": "c"}}"#).get()
-        #expect(one.model.attentionDilation(layer: 0) == [2] && one.model.attentionWindow(layer: 0) == nil)
+        #expect(configuration.model.attention == AttentionConfiguration(LongformerOptions(window: .perLayer([4, 8]), dilation: .perLayer([[1, 1], [1, 3]]))))
+        let shared = try Self.load(#"{"model": {"attention": {"type": "longformer", "window": 128, "dilation": [1, 2]}, "heads": 2, "d_model": 8}, "data": {"corpus": "c"}}"#).get()
+        #expect(shared.model.attention == AttentionConfiguration(LongformerOptions(window: .all(128), dilation: .perHead([1, 2]))))
+        let defaulted = try Self.load(#"{"model": {"attention": {"type": "longformer"}}, "data": {"corpus": "c"}}"#).get()
+        #expect(defaulted.model.attention == AttentionConfiguration(LongformerOptions(window: .all(512), dilation: .all(1))))
+    }
+
+    @Test("an old flat configuration is an error naming the field and showing the new form", arguments: [
+        (#""model": {"attention": "performer", "performer_features": 256}"#, "model.performer_features", #""attention": {"type": "performer", "features": 256}"#),
+        (#""model": {"linformer_k": 64}"#, "model.linformer_k", #""attention": {"type": "linformer", "k": 64}"#),
+        (#""model": {"lsh_num_hashes": 2}"#, "model.lsh_num_hashes", #""attention": {"type": "reformer", "hashes": 2}"#),
+        (#""model": {"qk_kernel": 3}"#, "model.qk_kernel", #""attention": {"type": "logsparse", "qk_kernel": 3}"#),
+        (#""model": {"attention_window": 512}"#, "model.attention_window", #""attention": {"type": "longformer", "window": 512}"#),
+        (#""model": {"performer_kernel": "relu"}"#, "model.performer_kernel", #""attention": {"type": "performer", "kernel": "relu"}"#),
+    ])
+    func formerFlatOptions(_ model: String, _ field: String, _ newForm: String) throws {
+        let result = try Self.load("{\(model), \"data\": {\"corpus\": \"x\"}}")
+        guard case let .failure(error) = result, case let .invalidValue(_, name, reason) = error as? ConfigurationError else {
+            Issue.record("expected an invalid-value error, got \(result)")
+            return
+        }
+        #expect(name == field && reason.contains(newForm), "\(reason)")
+    }
+
+    @Test("reversible and chunk_size_feed_forward stay model-level options")
+    func modelLevelOptions() throws {
+        let configuration = try Self.load(#"{"model": {"attention": {"type": "reformer", "hashes": 2}, "reversible": true, "chunk_size_feed_forward": 8}, "data": {"corpus": "x"}}"#).get()
+        #expect(configuration.model.reversible && configuration.model.feedForwardChunk == 8)
+        #expect(configuration.model.attention == AttentionConfiguration(ReformerOptions(hashes: 2)))
     }
 
     @Test("every activation name loads", arguments: Activation.allCases)
@@ -240,7 +267,7 @@ import Testing
         }
         // The pair differs only in the attention and the run folder.
         let pair = try classifierFiles.map { try loadConfiguration(ClassifierConfiguration.self, from: configs.appendingPathComponent($0)) }
-        #expect(pair[0].model.attention == "full" && pair[1].model.attention == "linformer")
+        #expect(pair[0].model.attention.type == "full" && pair[1].model.attention.type == "linformer")
         var aligned = pair[1]
         aligned.model.attention = pair[0].model.attention
         aligned.output = pair[0].output
@@ -253,9 +280,8 @@ import Testing
         configuration.model.context = 64
         configuration.model.activation = .glu
         configuration.training.gradientClip = 0
-        configuration.model.attention = "longformer"
-        configuration.model.attentionWindow = .perLayer([2, 4, 6, 8])
-        configuration.model.attentionDilation = .perLayer([[1, 2, 1, 2], [1, 1, 1, 1], [2, 2, 2, 2], [1, 1, 3, 3]])
+        configuration.model.attention = AttentionConfiguration(LongformerOptions(
+            window: .perLayer([2, 4, 6, 8]), dilation: .perLayer([[1, 2, 1, 2], [1, 1, 1, 1], [2, 2, 2, 2], [1, 1, 3, 3]])))
         let data = try JSONEncoder().encode(configuration)
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }

@@ -1,3 +1,4 @@
+import Foundation
 import GlanceAttention
 import GlanceCore
 import GlanceModels
@@ -11,11 +12,12 @@ import Testing
 @Suite struct ReversibleTransformerStackTests {
     static func blocks(_ mechanism: String, depth: Int, dropout: Float, source: RandomSource, chunk: Int?) throws -> [TransformerBlock] {
         var generator = RandomGenerator(seed: 21)
-        var settings = AttentionSettings(type: mechanism, modelDimensions: 8, heads: 2, maximumLength: 37)
-        settings.causal = true
-        (settings.hashes, settings.chunkLength, settings.buckets) = (2, 4, [4])
+        let json = mechanism == "reformer" ? #"{"type": "reformer", "hashes": 2, "chunk_length": 4, "buckets": [4]}"# : "\"\(mechanism)\""
+        let attention = try JSONDecoder().decode(AttentionConfiguration.self, from: Data(json.utf8))
+        let build = AttentionBuild(required: .causal)
         return try (0..<depth).map { _ in
-            TransformerBlock(attention: try AttentionRegistry.make(settings, generator: &generator),
+            TransformerBlock(attention: try attention.make(shape: AttentionShape(modelDimensions: 8, heads: 2, maximumLength: 37), build: build,
+                                                           generator: &generator),
                              feedForward: FeedForward(dimensions: 8, hiddenDimensions: 16, chunkLength: chunk, generator: &generator),
                              dropout: dropout, source: source)
         }

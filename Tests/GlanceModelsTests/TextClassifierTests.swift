@@ -1,4 +1,5 @@
 import Foundation
+import GlanceAttention
 import GlanceCore
 import GlanceData
 import GlanceModels
@@ -17,9 +18,9 @@ import Testing
         c.modelDimensions = width
         c.heads = heads
         c.feedForwardMultiplier = 2
-        c.attention = attention
+        c.attention = attention == "linformer" ? AttentionConfiguration(LinformerOptions(k: 4))
+            : AttentionConfiguration(try! AttentionRegistry.optionsType(named: attention).init())
         c.positions = positions
-        if attention == "linformer" { c.linformerK = 4 }
         return c
     }
 
@@ -39,7 +40,7 @@ import Testing
     @Test("Linformer with layerwise sharing uses one projection in every layer")
     func layerwise() throws {
         var c = Self.configuration(attention: "linformer", layers: 3)
-        c.linformerSharing = "layerwise"
+        c.attention = AttentionConfiguration(LinformerOptions(k: 4, sharing: .layerwise))
         let model = try TextClassifier(configuration: c, classes: 2, seed: 1)
         let projections = model.trainableParameters().filter { $0.key.contains("projection") }
         #expect(projections.count == 1, "\(projections.map(\.key))")
@@ -114,17 +115,18 @@ import Testing
 
     @Test("Linformer is accepted with its options; defaults as documented")
     func accepted() throws {
-        let c = try Self.load(#"{"data": {"corpus": "x"}, "model": {"attention": "linformer", "context": 64, "linformer_k": 16, "linformer_sharing": "key-value"}}"#).get()
-        #expect(c.model.attention == "linformer" && c.model.linformerK == 16 && c.model.linformerSharing == "key-value")
+        let c = try Self.load(#"{"data": {"corpus": "x"}, "model": {"attention": {"type": "linformer", "k": 16, "sharing": "key-value"}, "context": 64}}"#).get()
+        #expect(c.model.attention == AttentionConfiguration(LinformerOptions(k: 16, sharing: .keyValue)))
         #expect(c.data.validationFraction == 0.1 && c.output == "runs/classifier")
     }
 
     @Test("bad fields are errors naming the field",
           arguments: [
-            (#"{"data": {"corpus": "x"}, "model": {"attention": "linformer", "context": 64, "linformer_k": 65}}"#, "model.linformer_k"),
-            (#"{"data": {"corpus": "x"}, "model": {"attention": "linformer", "linformer_sharing": "all"}}"#, "model.linformer_sharing"),
+            (#"{"data": {"corpus": "x"}, "model": {"attention": {"type": "linformer", "k": 65}, "context": 64}}"#, "model.attention.k"),
+            (#"{"data": {"corpus": "x"}, "model": {"attention": {"type": "linformer", "sharing": "all"}}}"#, "model.attention.sharing"),
+            (#"{"data": {"corpus": "x"}, "model": {"attention": "linformer", "linformer_k": 16}}"#, "model.linformer_k"),
             (#"{"data": {"corpus": "x"}, "model": {"vocab_size": 128}}"#, "model.vocab_size"),
-            (#"{"data": {"corpus": "x"}, "model": {"attention": "sparse"}}"#, "model.attention"),
+            (#"{"data": {"corpus": "x"}, "model": {"attention": "sparse"}}"#, "model.attention.type"),
             (#"{"data": {"corpus": "x", "validation_fraction": 1.5}}"#, "data.validation_fraction"),
             (#"{"data": {"corpus": "x", "split": 0.1}}"#, "data.split"),
             (#"{"data": {"corpus": "x", "eval_documents": 0}}"#, "data.eval_documents"),

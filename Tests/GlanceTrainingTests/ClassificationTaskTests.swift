@@ -28,7 +28,7 @@ import Testing
                                 data: ClassificationDataConfiguration(corpus: corpus.path), output: output.path)
     }
 
-    @Test("a tiny classifier learns a separable task in a few dozen steps", arguments: [#""attention": "full""#, #""attention": "linformer", "linformer_k": 4"#])
+    @Test("a tiny classifier learns a separable task in a few dozen steps", arguments: [#""attention": "full""#, #""attention": {"type": "linformer", "k": 4}"#])
     func learns(_ attention: String) throws {
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }

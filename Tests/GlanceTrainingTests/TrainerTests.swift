@@ -146,7 +146,7 @@ final class CountingTask: TrainingTask {
         defer { remove(folder) }
         let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
         var c = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent("run"), steps: 10)
-        c.model = try tinyModel(#""attention": "performer", "performer_redraw_every": 2"#)
+        c.model = try tinyModel(#""attention": {"type": "performer", "redraw_every": 2}"#)
         let trainer = try LanguageModelTrainer(configuration: c, corpus: corpus)
         let performer = try #require(trainer.model.blocks[0].attention as? Performer)
         for _ in 0..<5 { try trainer.trainStep() }

@@ -6,7 +6,7 @@ import GlanceTestSupport
 import GlanceTraining
 
 /// A tiny model section (context 16, 1 layer, d 16, 2 heads) with extra JSON fields such as
-/// `"attention": "linformer", "linformer_k": 4`.
+/// `"attention": {"type": "linformer", "k": 4}`.
 func tinyModel(dropout: Float = 0, _ extra: String = "") throws -> LanguageModelConfiguration {
     let json = #"{"context": 16, "layers": 1, "d_model": 16, "heads": 2, "ffn_multiplier": 2, "dropout": \#(dropout)\#(extra.isEmpty ? "" : ", " + extra)}"#
     return try JSONDecoder().decode(LanguageModelConfiguration.self, from: Data(json.utf8))

@@ -25,72 +25,57 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
 /// header mapping names to dtype, shape and byte offsets, then the raw little-endian data.
 public enum SafeTensors {
     /// Reads every tensor (F32, F16 or BF16, converted to Float32) and the metadata.
+    ///
+    /// The header is checked in full before any tensor is allocated (strict JSON, every size
+    /// overflow-checked, the tensors tiling the body); then each tensor's bytes are read once,
+    /// straight into its final storage.
     public static func read(from url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let path = url.path
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-            throw SafeTensorsError.unreadable(path: path, reason: error.localizedDescription)
+        let file = try ReadableFile(path: path)
+        guard file.size >= 8 else { throw SafeTensorsError.truncated(path: path, detail: "\(file.size) bytes, shorter than the 8-byte header length") }
+        var lengthField: UInt64 = 0
+        try file.read(into: &lengthField, count: 8, at: 0)
+        let declaredLength = UInt64(littleEndian: lengthField)
+        guard declaredLength <= UInt64(file.size - 8) else {
+            throw SafeTensorsError.truncated(path: path, detail: "header of \(declaredLength) bytes but only \(file.size - 8) follow")
         }
-        guard data.count >= 8 else { throw SafeTensorsError.truncated(path: path, detail: "\(data.count) bytes, shorter than the 8-byte header length") }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength <= UInt64(data.count - 8) else {
-            throw SafeTensorsError.truncated(path: path, detail: "header of \(headerLength) bytes but only \(data.count - 8) follow")
+        let headerLength = Int(declaredLength)
+        guard headerLength <= SafeTensorsHeader.maximumLength else {
+            throw SafeTensorsError.malformedHeader(path: path, detail: "header of \(headerLength) bytes is larger than the limit of \(SafeTensorsHeader.maximumLength)")
         }
-        let headerData = data.subdata(in: 8..<(8 + Int(headerLength)))
-        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
-            throw SafeTensorsError.malformedHeader(path: path, detail: "not a JSON object")
+        let headerBytes = try [UInt8](unsafeUninitializedCapacity: headerLength) { buffer, initialized in
+            if let start = buffer.baseAddress { try file.read(into: start, count: headerLength, at: 8) }
+            initialized = headerLength
         }
-        let body = 8 + Int(headerLength)
-        let bodyLength = data.count - body
+        let bodyStart = 8 + headerLength
+        let header = try SafeTensorsHeader(parsing: headerBytes, bodyLength: file.size - bodyStart, path: path)
         var tensors: [String: Tensor] = [:]
-        var metadata: [String: String] = [:]
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let entries = value as? [String: Any] else { throw SafeTensorsError.malformedHeader(path: path, detail: "__metadata__ is not an object") }
-                for (key, entry) in entries {
-                    guard let text = entry as? String else { throw SafeTensorsError.malformedHeader(path: path, detail: "metadata value for '\(key)' is not a string") }
-                    metadata[key] = text
-                }
-                continue
-            }
-            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2
-            else { throw SafeTensorsError.malformedHeader(path: path, detail: "entry '\(name)' lacks dtype, shape or data_offsets") }
-            guard shape.allSatisfy({ $0 >= 0 }), (entry["shape"] as? [Any])?.count == shape.count else {
-                throw SafeTensorsError.badTensor(path: path, tensor: name, detail: "has an invalid shape")
-            }
-            let width: Int
-            switch dtype {
-            case "F32": width = 4
-            case "F16", "BF16": width = 2
-            default: throw SafeTensorsError.unsupportedType(path: path, tensor: name, dtype: dtype)
-            }
-            let count = shape.reduce(1, *)
-            guard offsets[0] >= 0, offsets[1] >= offsets[0] else {
-                throw SafeTensorsError.badTensor(path: path, tensor: name, detail: "has invalid data offsets \(offsets)")
-            }
-            guard offsets[1] - offsets[0] == count * width else {
-                throw SafeTensorsError.badTensor(path: path, tensor: name, detail: "holds \(offsets[1] - offsets[0]) bytes but shape \(shape) of \(dtype) needs \(count * width)")
-            }
-            guard offsets[1] <= bodyLength else {
-                throw SafeTensorsError.truncated(path: path, detail: "tensor '\(name)' ends at byte \(offsets[1]) of a \(bodyLength)-byte body")
-            }
-            tensors[name] = data.withUnsafeBytes { raw in
-                let start = raw.baseAddress! + body + offsets[0]
-                return Tensor(shape: shape) { out in
-                    switch dtype {
-                    case "F32":
-                        for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: (start + 4 * i).loadUnaligned(as: UInt32.self))) }
-                    case "F16":
-                        for i in 0..<count { out[i] = halfToFloat(UInt16(littleEndian: (start + 2 * i).loadUnaligned(as: UInt16.self))) }
-                    default:
-                        for i in 0..<count { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: (start + 2 * i).loadUnaligned(as: UInt16.self))) << 16) }
-                    }
-                }
-            }
+        tensors.reserveCapacity(header.entries.count)
+        for entry in header.entries {
+            tensors[entry.name] = try readTensor(entry, from: file, at: bodyStart + entry.bytes.lowerBound)
         }
-        return (tensors, metadata)
+        return (tensors, header.metadata)
+    }
+
+    /// Reads one checked entry into a new tensor's storage. F32 lands in place; F16 and BF16
+    /// land in the storage's upper half and are widened in place, front to back.
+    private static func readTensor(_ entry: SafeTensorsEntry, from file: ReadableFile, at offset: Int) throws -> Tensor {
+        let tensor = Tensor(uninitializedShape: entry.shape)
+        let storage = UnsafeMutableRawPointer(tensor.storage.pointer)
+        switch entry.dtype {
+        case .f32:
+            try file.read(into: storage, count: entry.bytes.count, at: offset)
+            #if _endian(big)
+            for i in 0..<entry.count { tensor.storage.pointer[i] = Float(bitPattern: UInt32(littleEndian: tensor.storage.pointer[i].bitPattern)) }
+            #endif
+        case .f16:
+            try file.read(into: storage + 2 * entry.count, count: entry.bytes.count, at: offset)
+            widenInPlace(storage, count: entry.count) { halfToFloat($0) }
+        case .bf16:
+            try file.read(into: storage + 2 * entry.count, count: entry.bytes.count, at: offset)
+            widenInPlace(storage, count: entry.count) { Float(bitPattern: UInt32($0) << 16) }
+        }
+        return tensor
     }
 
     /// Writes tensors as F32 (names sorted) with optional metadata. The file is written to a
@@ -141,6 +126,19 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
         let reason = String(cString: strerror(errno))
         try? FileManager.default.removeItem(at: temporary)
         throw SafeTensorsError.unwritable(path: url.path, reason: reason)
+    }
+}
+
+/// Widens `count` little-endian 16-bit values stored at `base + 2·count` into `count` Float32
+/// values at `base`. Going front to back, output `i` (bytes 4i..<4i+4) ends at or before input
+/// `i + 1` (byte 2·count + 2i + 2, as i < count), so no input is overwritten before it is read.
+/// Raw loads and stores: the compiler must assume that the two ranges alias.
+@inline(__always)
+private func widenInPlace(_ base: UnsafeMutableRawPointer, count: Int, _ widen: (UInt16) -> Float) {
+    let source = base + 2 * count
+    for i in 0..<count {
+        let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+        base.storeBytes(of: widen(bits), toByteOffset: 4 * i, as: Float.self)
     }
 }
 

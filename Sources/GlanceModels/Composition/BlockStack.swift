@@ -23,9 +23,10 @@ public final class BlockStack: Module, RandomAccessCollection {
         super.init()
     }
 
-    /// The `c.layers` blocks of ``TransformerBlock/stack(_:causal:source:generator:)``, reversible when `c` says so.
-    convenience init(_ c: LanguageModelConfiguration, causal: Bool, source: RandomSource, generator: inout RandomGenerator) throws {
-        self.init(try TransformerBlock.stack(c, causal: causal, source: source, generator: &generator), reversible: c.reversible,
+    /// The `c.layers` blocks of ``TransformerBlock/stack(_:required:source:generator:)``, reversible when `c` says so.
+    convenience init(_ c: LanguageModelConfiguration, required: AttentionCapabilities, source: RandomSource,
+                     generator: inout RandomGenerator) throws {
+        self.init(try TransformerBlock.stack(c, required: required, source: source, generator: &generator), reversible: c.reversible,
                   randomSource: source)
     }
 

@@ -1,0 +1,65 @@
+import GlanceCore
+
+/// Adaptive Span's soft mask on the probabilities of
+/// ``scaledDotProductAttention(queries:keys:values:causal:keyPadding:scale:relativeScores:postSoftmaxMask:)``:
+/// after the softmax, the probability of query i and key j in head h is multiplied by a
+/// weight of the head and the distance d = (query position − key position), and each row is
+/// renormalised, p′ᵢⱼ = pᵢⱼ·w(h, d) / (Σⱼ pᵢⱼ·w(h, d) + ε) with the authors' ε = 1e-8.
+///
+/// `weights` is [H, R]: column c holds the distance `largestDistance − c`, as in
+/// ``RelativeScoreTerm``. Gradients reach the weights as well as q, k and v.
+public struct PostSoftmaxMask: @unchecked Sendable {
+    /// [H, R].
+    public var weights: Tensor
+    /// The distance of column 0.
+    public var largestDistance: Int
+
+    /// Added to each row's weighted sum before it divides (facebookresearch/adaptive-span).
+    public static let epsilon: Float = 1e-8
+
+    public init(weights: Tensor, largestDistance: Int) {
+        precondition(weights.rank == 2, "a post-softmax mask must be [heads, distances], got \(weights.shape)")
+        self.weights = weights
+        self.largestDistance = largestDistance
+    }
+
+    /// The distance of the last column.
+    public var smallestDistance: Int { largestDistance - weights.shape[1] + 1 }
+}
+
+/// The kernel's row operations of a ``PostSoftmaxMask``.
+enum PostSoftmaxMaskRow {
+    /// Multiplies the first `count` entries of `row` by the weights and returns their sum.
+    static func weigh(_ row: UnsafeMutablePointer<Float>, weights w: UnsafePointer<Float>, _ count: Int) -> Float {
+        var total: Float = 0
+        for j in 0..<count {
+            row[j] *= w[j]
+            total += row[j]
+        }
+        return total
+    }
+
+    /// Writes p′ = p ⊙ w / s into `weighted` for the first `count` keys and returns
+    /// s = Σ p ⊙ w + ε, the row's normalizer.
+    static func apply(probabilities p: UnsafePointer<Float>, weights w: UnsafePointer<Float>, weighted: UnsafeMutablePointer<Float>,
+                      _ count: Int) -> Float {
+        weighted.update(from: p, count: count)
+        let normalizer = weigh(weighted, weights: w, count) + PostSoftmaxMask.epsilon
+        vectorScale(weighted, 1 / normalizer, count)
+        return normalizer
+    }
+
+    /// Backward of ``apply(probabilities:weights:weighted:_:)`` for one row: from dp′ in
+    /// `gradient`, adds dw = du ⊙ p into `weightGradient` and replaces `gradient` by
+    /// dp = du ⊙ w, where du = (dp′ − ⟨dp′, p′⟩) / s.
+    static func backward(probabilities p: UnsafePointer<Float>, weighted: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
+                         normalizer: Float, gradient: UnsafeMutablePointer<Float>, weightGradient: UnsafeMutablePointer<Float>, _ count: Int) {
+        let inner = vectorDot(gradient, weighted, count)
+        let inverse = 1 / normalizer
+        for j in 0..<count {
+            let du = (gradient[j] - inner) * inverse
+            weightGradient[j] += du * p[j]
+            gradient[j] = du * w[j]
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import GlanceCore
+
+extension Bench {
+    /// `--gemm`: a square matrix product through Glance and through raw BLAS, in GFLOP/s.
+    func runGemm() throws {
+        var generator = RandomGenerator(seed: 0)
+        let a = Tensor.randomNormal(shape: [size, size], generator: &generator)
+        let b = Tensor.randomNormal(shape: [size, size], generator: &generator)
+        let flops = 2 * Double(size) * Double(size) * Double(size)
+        let glance = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { a.matmul(b) } }
+        var c = Tensor.zeros([size, size])
+        let raw = BLAS.withLibraryThreads(Threading.count) {
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        medianMilliseconds(repeats: `repeat`) {
+                            BLAS.sgemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
+                                       a: pa.baseAddress!, lda: size, b: pb.baseAddress!, ldb: size, c: pc.baseAddress!, ldc: size)
+                        }
+                    }
+                }
+            }
+        }
+        let glanceRate = flops / glance / 1e6, rawRate = flops / raw / 1e6
+        try report([("size", size), ("glance_gflops", rounded(glanceRate)), ("blas_gflops", rounded(rawRate)),
+                    ("ratio", rounded(glanceRate / rawRate)), ("blas_kernels", BLAS.kernels), ("threads", Threading.count)])
+    }
+}
