@@ -6,7 +6,8 @@ import GlanceNN
 /// A decoder-only, pre-LN Transformer over bytes (or any small vocabulary).
 ///
 /// Initialization follows GPT-2: weights N(0, 0.02), the residual output projections
-/// N(0, 0.02/√(2·layers)), biases 0, LayerNorm 1/0; the LM head is untied. With
+/// N(0, 0.02/√(2·layers)), biases 0, LayerNorm 1/0; the LM head is untied unless
+/// `tie_embeddings` makes its weight the token embedding (one shared parameter). With
 /// `reversible` (Reformer), the blocks form a ``reversibleTransformerStack(_:blocks:mask:randomSource:storingActivations:)``
 /// over the duplicated embeddings, and the final LayerNorm and the head read both halves.
 public final class CharacterLanguageModel: Module {
@@ -32,7 +33,15 @@ public final class CharacterLanguageModel: Module {
         blocks = try TransformerBlock.stack(c, required: .causal, source: _randomSource, generator: &generator)
         let width = c.reversible ? 2 * c.modelDimensions : c.modelDimensions
         finalNorm = LayerNorm(dimensions: width)
-        head = Linear(width, c.vocabularySize, standardDeviation: std, generator: &generator)
+        if c.tieEmbeddings {
+            guard !c.reversible else {
+                throw ConfigurationValueError(field: "model.tie_embeddings",
+                                              reason: "cannot be used with reversible: the reversible head reads 2·d_model features, the embedding has d_model")
+            }
+            head = Linear(sharing: tokenEmbedding.weight)
+        } else {
+            head = Linear(width, c.vocabularySize, standardDeviation: std, generator: &generator)
+        }
         super.init()
     }
 
