@@ -189,7 +189,8 @@ public struct ParameterLoadingError: Error, CustomStringConvertible, Equatable {
 }
 
 /// The value of `loss` and its gradient for every trainable parameter of `model`, keyed
-/// like ``Module/trainableParameters()``. The graph is freed before returning.
+/// like ``Module/trainableParameters()``: a shared parameter gets the sum over all its uses.
+/// The graph is freed before returning.
 public func valueAndGradient<Model: Module>(model: Model, _ loss: (Model) -> Tensor) -> (value: Tensor, gradients: [String: Tensor]) {
     let parameters = model.trainableParameters()
     for (_, parameter) in parameters { parameter.value = parameter.value.requiringGradient() }

@@ -78,14 +78,6 @@ import Testing
         #expect(parameterBits(resumed.model.parameterValues()) == parameterBits(a.model.parameterValues()))
     }
 
-    /// Two-class documents (bytes below 128 or above), random lengths.
-    static func documents(_ count: Int, generator: inout RandomGenerator) -> [LabelledDocument] {
-        (0..<count).map { i in
-            let label = i % 2
-            return LabelledDocument(label: label, bytes: (0..<(4 + generator.nextInt(below: 12))).map { _ in UInt8(label * 128 + generator.nextInt(below: 128)) })
-        }
-    }
-
     static func layerwiseLinformer() -> LanguageModelConfiguration {
         var c = tinyModel(layers: 3)
         c.attention = "linformer"
@@ -100,14 +92,12 @@ import Testing
         defer { remove(folder) }
         var generator = RandomGenerator(seed: 6)
         try LabelledTextCorpus.write(classNames: ["low", "high"],
-                                     splits: [.train: Self.documents(64, generator: &generator), .valid: Self.documents(16, generator: &generator),
-                                              .test: Self.documents(16, generator: &generator)], into: folder)
-        var configuration = ClassifierConfiguration(model: Self.layerwiseLinformer(), data: ClassificationDataConfiguration(corpus: folder.path), output: folder.path)
-        configuration.training.batchSize = 16
-        configuration.training.steps = 40
-        configuration.training.warmupSteps = 3
-        configuration.training.learningRate = 3e-3
-        configuration.training.evalEvery = 40
+                                     splits: [.train: separableDocuments(64, generator: &generator), .valid: separableDocuments(16, generator: &generator),
+                                              .test: separableDocuments(16, generator: &generator)], into: folder)
+        var training = OptimizationConfiguration()
+        (training.batchSize, training.steps, training.warmupSteps, training.learningRate, training.evalEvery) = (16, 40, 3, 3e-3, 40)
+        let configuration = ClassifierConfiguration(model: Self.layerwiseLinformer(), training: training,
+                                                    data: ClassificationDataConfiguration(corpus: folder.path), output: folder.path)
         let trainer = try ClassifierTrainer(configuration: configuration, corpus: try LabelledTextCorpus(folder: folder))
         let model = trainer.model
         #expect(model.parameterAliases() == ["blocks.1.attention.projection.key": "blocks.0.attention.projection.key",
@@ -128,7 +118,7 @@ import Testing
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }
         var generator = RandomGenerator(seed: 7)
-        let batches = (0..<8).map { _ in DocumentBatch(Self.documents(8, generator: &generator), length: 16) }
+        let batches = (0..<8).map { _ in DocumentBatch(separableDocuments(8, generator: &generator), length: 16) }
         func makeRun() throws -> (TextClassifier, AdamW) {
             (try TextClassifier(configuration: Self.layerwiseLinformer(), classes: 2, seed: 5), AdamW(learningRate: 3e-3))
         }
