@@ -53,7 +53,7 @@ import Testing
         let folder = try makeTemporaryFolder()
         defer { remove(folder) }
         let corpus = try ClassificationTaskTests.separableCorpus(in: folder.appendingPathComponent("corpus"))
-        let model = #""attention": "linformer", "linformer_k": 4, "linformer_sharing": "layerwise""#
+        let model = #""attention": {"type": "linformer", "k": 4, "sharing": "layerwise"}"#
         var initial: Tensor? = nil
         let (losses, a, resumed) = try expectExactResume(half: 10) { name in
             var c = try ClassificationTaskTests.configuration(corpus: folder.appendingPathComponent("corpus"), output: folder.appendingPathComponent(name),
