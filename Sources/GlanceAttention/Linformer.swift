@@ -71,19 +71,18 @@ public final class LinformerProjection: Module {
 ///   say so, and a causal mask in the forward pass stops with a precondition.
 /// - Inputs shorter than the maximum length use the first rows of E and F; longer inputs
 ///   stop with a precondition.
-/// - Layerwise sharing: layers built with `sharedProjection:` use that projection but do not
-///   list it among their parameters (its `projection` property is nil), so that a model
-///   holding several layers reports, saves, loads and optimizes the shared E exactly once:
-///   the owner (the first layer, or the model) must hold it.
+/// - Layerwise sharing: layers built with `sharedProjection:` hold that projection as their
+///   own `projection`. Parameters are shared by identity (see ``Module``), so a model holding
+///   several such layers lists, saves, loads and optimizes the shared E once, under the first
+///   layer's key, with the gradient summed over all layers.
 public final class Linformer: Module, AttentionMechanism, ApproximateAttention {
     public let query: Linear
     public let key: Linear
     public let value: Linear
     public let output: Linear
-    /// This layer's own projections; nil when they come from another layer (layerwise sharing).
-    public let projection: LinformerProjection?
-    /// The projections in use (own or shared); not reflected, see ``projection``.
-    let _projection: LinformerProjection
+    /// The projections E and F this layer uses: its own, or under layerwise sharing the one
+    /// it was given.
+    public let projection: LinformerProjection
     public let heads: Int
     /// One key and value head shared by all query heads (lucidrains `one_kv_head`).
     public let oneKeyValueHead: Bool
@@ -130,25 +129,20 @@ public final class Linformer: Module, AttentionMechanism, ApproximateAttention {
         key = Linear(modelDimensions, keyValueWidth, bias: false, standardDeviation: standardDeviation, generator: &generator)
         value = Linear(modelDimensions, keyValueWidth, bias: false, standardDeviation: standardDeviation, generator: &generator)
         output = Linear(modelDimensions, modelDimensions, standardDeviation: outputStandardDeviation ?? standardDeviation, generator: &generator)
-        if let sharedProjection {
-            _projection = sharedProjection
-            projection = nil
-        } else {
-            _projection = try LinformerProjection(maximumLength: maximumLength, projectedLength: projectedLength,
-                                                  heads: heads, sharing: sharing, generator: &generator)
-            projection = _projection
-        }
+        projection = try sharedProjection ?? LinformerProjection(maximumLength: maximumLength, projectedLength: projectedLength,
+                                                                   heads: heads, sharing: sharing, generator: &generator)
         self.heads = heads
         self.oneKeyValueHead = oneKeyValueHead
         super.init()
     }
 
     public var modelDimensions: Int { query.inputCount }
-    public var maximumLength: Int { _projection.maximumLength }
-    public var projectedLength: Int { _projection.projectedLength }
-    public var sharing: LinformerSharing { _projection.sharing }
-    /// The projections this layer uses: pass them to other layers for layerwise sharing.
-    public var sharedProjection: LinformerProjection { _projection }
+    public var maximumLength: Int { projection.maximumLength }
+    public var projectedLength: Int { projection.projectedLength }
+    public var sharing: LinformerSharing { projection.sharing }
+    /// The projections this layer uses (``projection``): pass them to other layers for
+    /// layerwise sharing.
+    public var sharedProjection: LinformerProjection { projection }
 
     public static let mechanismName = "linformer"
     /// Bidirectional only: each projected key mixes all positions, future ones included.
@@ -170,7 +164,7 @@ public final class Linformer: Module, AttentionMechanism, ApproximateAttention {
     /// Keys and values [B, n, C] → projected along the sequence and split into heads,
     /// [B, heads, k, C/heads] (one key/value head broadcast to all heads when C is a head).
     func projectedKeysAndValues(keys: Tensor, values: Tensor, keyPadding: [[Bool]]?) -> (Tensor, Tensor) {
-        let e = _projection.key.value, f = _projection.value?.value ?? e
+        let e = projection.key.value, f = projection.value?.value ?? e
         let projectedKeys = projectAlongSequence(keys, by: e, keep: keyPadding)
         let projectedValues = projectAlongSequence(values, by: f, keep: keyPadding)
         let headWidth = modelDimensions / heads
@@ -187,7 +181,7 @@ public final class Linformer: Module, AttentionMechanism, ApproximateAttention {
     public func approximateAttention(queries: Tensor, keys: Tensor, values: Tensor, mask: AttentionMask) -> Tensor {
         precondition(!mask.causal, "Linformer is not causal")
         precondition(keys.shape[2] <= maximumLength, "Linformer input of length \(keys.shape[2]) exceeds its maximum length \(maximumLength)")
-        let e = _projection.key.value, f = _projection.value?.value ?? e
+        let e = projection.key.value, f = projection.value?.value ?? e
         let heads = keys.shape[1]
         let k = projectAlongSequence(keys.mergingHeads(), by: e, keep: mask.keyPadding).splittingHeads(heads)
         let v = projectAlongSequence(values.mergingHeads(), by: f, keep: mask.keyPadding).splittingHeads(heads)

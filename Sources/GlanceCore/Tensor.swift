@@ -11,6 +11,8 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// Bytes of a mapping made by ``LargeBuffer`` (0: the buffer came from malloc).
     private let mappedBytes: Int
+    /// The allocation measurement running when this storage was made, told when it is freed.
+    private let measurement: TensorAllocations?
 
     /// Allocates uninitialized storage for `count` elements.
     public init(count: Int) {
@@ -26,10 +28,13 @@ public final class TensorStorage: @unchecked Sendable {
             pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64).bindMemory(to: Float.self, capacity: max(count, 1))
         }
         TensorMemory.allocated(bytes)
+        measurement = TensorMemory.measurement
+        measurement?.allocated(bytes)
     }
 
     deinit {
         TensorMemory.freed(max(count, 1) * MemoryLayout<Float>.stride)
+        measurement?.freed(max(count, 1) * MemoryLayout<Float>.stride)
         if mappedBytes > 0 { LargeBuffer.unmap(pointer, bytes: mappedBytes) } else { pointer.deallocate() }
     }
 }

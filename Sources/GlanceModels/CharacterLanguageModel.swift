@@ -10,7 +10,8 @@ import GlanceNN
 /// `head.projection.weight|bias`.
 ///
 /// Initialization follows GPT-2: weights N(0, 0.02), the residual output projections
-/// N(0, 0.02/√(2·layers)), biases 0, LayerNorm 1/0; the LM head is untied. With
+/// N(0, 0.02/√(2·layers)), biases 0, LayerNorm 1/0; the LM head is untied unless
+/// `tie_embeddings` makes its weight the token embedding (one shared parameter). With
 /// `reversible` (Reformer), the final LayerNorm and the head read both halves of the pair.
 public final class CharacterLanguageModel: Module {
     public let configuration: LanguageModelConfiguration
@@ -27,8 +28,17 @@ public final class CharacterLanguageModel: Module {
         let source = RandomSource(seed: seed &+ 1)
         let input = TokenInput(c, source: source, generator: &generator)
         let blocks = try BlockStack(c, required: .causal, source: source, generator: &generator)
-        let projection = Linear(blocks.outputDimensions(modelDimensions: c.modelDimensions), c.vocabularySize,
+        let projection: Linear
+        if c.tieEmbeddings {
+            guard !c.reversible else {
+                throw ConfigurationValueError(field: "model.tie_embeddings",
+                                              reason: "cannot be used with reversible: the reversible head reads 2·d_model features, the embedding has d_model")
+            }
+            projection = Linear(sharing: input.tokenEmbedding.weight)
+        } else {
+            projection = Linear(blocks.outputDimensions(modelDimensions: c.modelDimensions), c.vocabularySize,
                                 standardDeviation: TransformerBlock.initialStandardDeviation, generator: &generator)
+        }
         self.init(configuration: c, input: input, blocks: blocks, head: LanguageModelHead(projection: projection), randomSource: source)
     }
 

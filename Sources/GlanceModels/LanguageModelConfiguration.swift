@@ -31,6 +31,10 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     /// the head read the pair (2·d_model). The recomputation replays dropout masks and LSH sort
     /// orders, so gradients equal those of the stored computation.
     public var reversible = false
+    /// Tied embeddings (GPT-2): the LM head's weight is the token embedding itself, one
+    /// parameter trained through both uses and stored once (under `tokenEmbedding.weight`); the
+    /// head keeps its own bias. Not with `reversible`, whose head reads 2·d_model features.
+    public var tieEmbeddings = false
     /// Feed-forward positions processed at a time (Hugging Face's `chunk_size_feed_forward`;
     /// nil: all at once).
     public var feedForwardChunk: Int? = nil
@@ -49,6 +53,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         case vocabularySize = "vocab_size", context, layers, modelDimensions = "d_model", heads
         case feedForwardMultiplier = "ffn_multiplier", activation, dropout, attention, positions
         case reversible, feedForwardChunk = "chunk_size_feed_forward"
+        case tieEmbeddings = "tie_embeddings"
         case block
     }
 
@@ -80,6 +85,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         block = try c.value(.block, default: d.block)
         reversible = try c.value(.reversible, default: d.reversible)
         feedForwardChunk = try c.decodeIfPresent(Int.self, forKey: .feedForwardChunk)
+        tieEmbeddings = try c.value(.tieEmbeddings, default: d.tieEmbeddings)
     }
 
     /// What every attention layer shares; layer `layer` of `layers`, GPT-2's init.

@@ -23,6 +23,9 @@ public final class TextClassifier: Module {
     ///   - classes: number of classes, at least 2.
     public init(configuration c: LanguageModelConfiguration, classes: Int, seed: UInt64) throws {
         try c.validate()
+        guard !c.tieEmbeddings else {
+            throw ConfigurationValueError(field: "model.tie_embeddings", reason: "is a language-model option: a classifier's head maps to classes, not bytes")
+        }
         guard classes >= 2 else { throw ConfigurationValueError(field: "classes", reason: "a classifier needs at least 2 classes, got \(classes)") }
         configuration = c
         var generator = RandomGenerator(seed: seed)

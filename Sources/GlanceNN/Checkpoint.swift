@@ -15,13 +15,15 @@ public enum CheckpointError: Error, CustomStringConvertible {
 }
 
 extension Module {
-    /// Writes every parameter (trainable or not) to a safetensors file, atomically.
+    /// Writes every parameter (trainable or not) to a safetensors file, atomically; a shared
+    /// parameter once, under its first key.
     public func save(to url: URL, metadata: [String: String] = [:]) throws {
         try SafeTensors.write(parameterValues(), metadata: metadata, to: url)
     }
 
     /// Loads parameters from a safetensors file, checking every name and shape first:
-    /// on any problem nothing is changed and the error names the file and the keys.
+    /// on any problem nothing is changed and the error names the file and the keys. A shared
+    /// parameter may be stored under its first key or an alias (``Module/update(parameters:requireAll:)``).
     @discardableResult
     public func load(from url: URL) throws -> [String: String] {
         guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError.missing(path: url.path) }

@@ -21,6 +21,17 @@ public final class Linear: Module, UnaryLayer {
         super.init()
     }
 
+    /// A layer whose weight ([outputs, inputs]) is `weight` itself, shared by identity with
+    /// the module that owns it: tied embeddings pass an ``Embedding``'s [count, dimensions]
+    /// table, which maps `dimensions` features back to `count` scores. The bias, if any, is
+    /// this layer's own and starts at zero.
+    public init(sharing weight: Parameter, bias: Bool = true) {
+        precondition(weight.value.rank == 2, "a Linear weight is [outputs, inputs], got \(weight.shape)")
+        self.weight = weight
+        self.bias = bias ? Parameter(.zeros([weight.shape[0]])) : nil
+        super.init()
+    }
+
     public var inputCount: Int { weight.shape[1] }
     public var outputCount: Int { weight.shape[0] }
 

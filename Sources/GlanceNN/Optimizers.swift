@@ -1,7 +1,8 @@
 import Foundation
 import GlanceCore
 
-/// Updates a model's parameters from gradients keyed like ``Module/trainableParameters()``.
+/// Updates a model's parameters from gradients keyed like ``Module/trainableParameters()``:
+/// each parameter once per step, shared ones included.
 ///
 /// Optimizer state (moments, step count) can be exported and restored, so that a resumed
 /// run continues exactly.

@@ -140,37 +140,33 @@ import Testing
         #expect(report.passed, "\(sharing) oneKV \(oneKeyValueHead) padded \(padded)\n\(report)")
     }
 
-    /// Two layers sharing one projection, as a model would hold them.
+    /// Two layers sharing one projection, as a model would hold them: the first layer makes
+    /// it, the second is given it.
     final class SharedStack: Module {
-        let projection: LinformerProjection
         let layers: [Linformer]
         init(generator: inout RandomGenerator) throws {
-            let shared = try LinformerProjection(maximumLength: 7, projectedLength: 3, heads: 2, sharing: .layerwise, generator: &generator)
-            projection = shared
-            layers = try (0..<2).map { _ in
-                try Linformer(modelDimensions: 6, heads: 2, maximumLength: 7, projectedLength: 3, sharing: .layerwise,
-                              sharedProjection: shared, generator: &generator)
-            }
+            let first = try Linformer(modelDimensions: 6, heads: 2, maximumLength: 7, projectedLength: 3, sharing: .layerwise, generator: &generator)
+            let second = try Linformer(modelDimensions: 6, heads: 2, maximumLength: 7, projectedLength: 3, sharing: .layerwise,
+                                       sharedProjection: first.projection, generator: &generator)
+            layers = [first, second]
             super.init()
         }
         func callAsFunction(_ x: Tensor) -> Tensor { layers[1](layers[0](x, mask: .none), mask: .none) }
     }
 
-    @Test("layerwise sharing: one E for all layers, listed once, gradients from every layer")
+    @Test("layerwise sharing: every layer holds the one E as its projection, the model lists it once, gradients from every layer")
     func layerwiseSharing() throws {
         var generator = RandomGenerator(seed: 41)
         let stack = try SharedStack(generator: &generator)
+        #expect(stack.layers[1].projection === stack.layers[0].projection)
+        // Each layer alone lists the projection it uses under its normal name.
+        #expect(stack.layers.allSatisfy { $0.trainableParameters().map(\.key).contains("projection.key") })
+        #expect(stack.layers[1].projection.value == nil)
+        // The model lists it once, under the first layer's key; the second layer's key is an alias.
         let keys = stack.trainableParameters().map(\.key)
-        #expect(Set(keys).count == keys.count)
-        #expect(keys.filter { $0.contains("projection") } == ["projection.key"])
-        #expect(stack.layers.allSatisfy { $0.projection == nil && $0.sharedProjection === stack.projection })
-        // Alternatively the first layer owns E and the others borrow it: still listed once.
-        let first = try Linformer(modelDimensions: 6, heads: 2, maximumLength: 7, projectedLength: 3, sharing: .layerwise, generator: &generator)
-        let second = try Linformer(modelDimensions: 6, heads: 2, maximumLength: 7, projectedLength: 3, sharing: .layerwise,
-                                   sharedProjection: first.sharedProjection, generator: &generator)
-        #expect(first.trainableParameters().map(\.key).contains("projection.key"))
-        #expect(!second.trainableParameters().map(\.key).contains { $0.hasPrefix("projection") })
-        #expect(first.projection?.value == nil)
+        #expect(keys.filter { $0.contains("projection") } == ["layers.0.projection.key"])
+        #expect(stack.parameterAliases() == ["layers.1.projection.key": "layers.0.projection.key"])
+        #expect(stack.parameterValues().keys.filter { $0.contains("projection") } == ["layers.0.projection.key"])
         let parameters = stack.trainableParameters()
         let saved = parameters.map(\.parameter.value)
         defer { for (p, value) in zip(parameters, saved) { p.parameter.value = value } }

@@ -29,4 +29,21 @@ import Testing
         let plain = withoutGradients { chunkedApply(input, chunkLength: 2, alongAxis: 1, parameters: [weight]) { $0.matmul(weight) } }
         #expect(!plain.requiresGradient)
     }
+
+    @Test("the backward over [1, 4096, 512] with chunk 64 allocates one input-sized gradient buffer, not one per chunk")
+    func backwardWritesChunksIntoOneBuffer() {
+        let x = randomTensor([1, 4096, 512], seed: 11).requiringGradient()
+        let (seed, weight) = (randomTensor([1, 4096, 512], seed: 12), randomTensor([512], seed: 13).requiringGradient())
+        let output = withGradients { chunkedApply(x, chunkLength: 64, alongAxis: 1, parameters: [weight]) { $0 * weight } }
+        let (grads, allocations) = TensorMemory.measuringAllocations { gradients(of: output, seed: seed, withRespectTo: [x, weight]) }
+        #expect(relativeError(grads[0], seed * weight.detached()) <= 1e-6)
+        #expect(relativeError(grads[1], (seed * x.detached()).sum(alongAxis: 1).sum(alongAxis: 0)) <= 1e-5)
+        let full = x.count * MemoryLayout<Float>.size
+        // Alive at once: the input's gradient (full size) and one chunk's pieces. Allocated in
+        // all: that gradient, and per chunk its input, output gradient, recomputed output and
+        // the products of the multiplication's backward, all chunk-sized: about seven full
+        // sizes in all, where the slice of each chunk alone used to allocate a full size (64).
+        #expect(allocations.peakBytes < 2 * full, "peak \(allocations.peakBytes) bytes, full size \(full)")
+        #expect(allocations.allocatedBytes < 8 * full, "allocated \(allocations.allocatedBytes) bytes, full size \(full)")
+    }
 }

@@ -152,6 +152,28 @@ func naivePermute(_ x: Tensor, _ order: [Int]) -> [Float] {
         expectGradientsMatch([x], "transposed(0, 2)") { $0[0].transposed(0, 2) }
     }
 
+    @Test("overlapping and strided slices of one tensor, beside a whole use, sum their gradients", arguments: [0, 1, 2])
+    func slicesOfOneTensorAccumulate(_ axis: Int) {
+        let x = randomTensor([4, 5, 6], seed: 55)
+        let extent = x.shape[axis]
+        expectGradientsMatch([x], "slices along axis \(axis)") { t in
+            let a = t[0].sliced(alongAxis: axis, 0..<3), b = t[0].sliced(alongAxis: axis, 1..<extent, step: 2)
+            let c = t[0].sliced(alongAxis: axis, 1..<2)
+            return concatenate([a * 2, tanh(b), c * c, (t[0] * 0.5).sliced(alongAxis: axis, 2..<4)], alongAxis: axis)
+        }
+    }
+
+    @Test("slicing a tensor into many parts costs one input-sized gradient buffer, not one per part")
+    func sliceGradientsShareOneBuffer() {
+        let (x, seed) = (randomTensor([1, 4096, 512], seed: 56).requiringGradient(), randomTensor([1, 4096, 512], seed: 57))
+        let output = withGradients { concatenate(stride(from: 0, to: 4096, by: 64).map { x.sliced(alongAxis: 1, $0..<($0 + 64)) }, alongAxis: 1) }
+        let (gradient, allocations) = TensorMemory.measuringAllocations { gradients(of: output, seed: seed, withRespectTo: [x])[0] }
+        #expect(gradient.scalars == seed.scalars)
+        // The input's gradient and the output gradient cut into 64 parts: two full sizes in all.
+        let full = x.count * MemoryLayout<Float>.size
+        #expect(allocations.allocatedBytes <= 2 * full + 4096, "allocated \(allocations.allocatedBytes) bytes, full size \(full)")
+    }
+
     @Test func padAndTileGradients() {
         let x = randomTensor([2, 3], seed: 52)
         expectGradientsMatch([x], "padded") { $0[0].padded([(1, 2), (0, 3)], value: 0.5) }

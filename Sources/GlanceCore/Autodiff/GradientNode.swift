@@ -5,6 +5,8 @@
 /// is freed as soon as the tensors of the forward pass and the backward walk are done with it.
 final class GradientNode: @unchecked Sendable {
     var parents: [GradientNode?]
+    /// For each parent, the region its gradient covers (nil: all of it); empty when none is partial.
+    var parentRegions: [GradientRegion?]
     var backward: ((Tensor) -> [Tensor?])?
     /// Gradient accumulated so far (during a backward walk, or kept on a leaf).
     var gradient: Tensor?
@@ -15,13 +17,16 @@ final class GradientNode: @unchecked Sendable {
     /// A leaf: a tensor whose gradient is wanted.
     init(leafShape: [Int]) {
         parents = []
+        parentRegions = []
         backward = nil
         shape = leafShape
         isLeaf = true
     }
 
-    init(parents: [GradientNode?], shape: [Int], backward: @escaping (Tensor) -> [Tensor?]) {
+    init(parents: [GradientNode?], regions: [GradientRegion?] = [], shape: [Int], backward: @escaping (Tensor) -> [Tensor?]) {
+        precondition(regions.isEmpty || regions.count == parents.count, "\(regions.count) gradient regions for \(parents.count) inputs")
         self.parents = parents
+        parentRegions = regions
         self.backward = backward
         self.shape = shape
         isLeaf = false
@@ -37,6 +42,16 @@ final class GradientNode: @unchecked Sendable {
         } else {
             gradient = incoming.detached()
         }
+    }
+
+    /// Adds the gradient of one region of this node's tensor: the first partial gradient
+    /// allocates the full buffer (zeros), later ones add into it in place.
+    func accumulate(_ incoming: Tensor, into region: GradientRegion?) {
+        guard let region else { return accumulate(incoming) }
+        var buffer = gradient ?? Tensor(shape: shape, repeating: 0)
+        gradient = nil  // the buffer belongs to this node alone: add in place
+        buffer.addInPlace(incoming, at: region)
+        gradient = buffer
     }
 }
 
@@ -81,6 +96,16 @@ extension Tensor {
         guard GradientMode.isEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
         var result = self
         result.node = GradientNode(parents: inputs.map(\.node), shape: shape, backward: backward)
+        return result
+    }
+
+    /// Attaches the backward rule of an operation that reads only `region` of `input`:
+    /// `backward` maps the output gradient to the gradient of that region, which is added
+    /// into the input's gradient in place (see ``GradientRegion``).
+    func recorded(fromRegion region: GradientRegion, of input: Tensor, backward: @escaping (Tensor) -> Tensor) -> Tensor {
+        guard GradientMode.isEnabled, input.node != nil else { return self }
+        var result = self
+        result.node = GradientNode(parents: [input.node], regions: [region], shape: shape) { [backward($0)] }
         return result
     }
 }
@@ -130,17 +155,19 @@ func backpropagate(from root: GradientNode, seed: Tensor, keeping kept: Set<Obje
             guard let gradient = node.gradient else {
                 node.backward = nil
                 node.parents = []
+                node.parentRegions = []
                 continue
             }
             if let backward = node.backward {
                 let parentGradients = backward(gradient)
                 precondition(parentGradients.count == node.parents.count, "backward returned \(parentGradients.count) gradients for \(node.parents.count) inputs")
-                for (parent, parentGradient) in zip(node.parents, parentGradients) {
-                    if let parent, let parentGradient { parent.accumulate(parentGradient) }
+                for (index, (parent, parentGradient)) in zip(node.parents, parentGradients).enumerated() {
+                    if let parent, let parentGradient { parent.accumulate(parentGradient, into: node.parentRegions.isEmpty ? nil : node.parentRegions[index]) }
                 }
             }
             node.backward = nil
             node.parents = []
+            node.parentRegions = []
             if !node.isLeaf && !kept.contains(ObjectIdentifier(node)) { node.gradient = nil }
         }
     }

@@ -11,10 +11,17 @@ public func recomputingInBackward(_ inputs: [Tensor], parameters: [Tensor] = [],
     let output = withoutGradients { function(detachedInputs) }
     let wantsInput = inputs.map(\.requiresGradient)
     return output.recorded(from: inputs + parameters) { g in
-        let leaves = zip(detachedInputs, wantsInput).map { input, wanted in wanted ? input.requiringGradient() : input }
-        let recomputed = withGradients { function(leaves) }
-        let inputGradients = gradients(of: recomputed, seed: g, withRespectTo: leaves)
-        return zip(inputGradients, wantsInput).map { gradient, wanted in wanted ? gradient : nil }
-            + parameters.map { _ in nil }
+        recomputedGradients(of: function, at: detachedInputs, wanted: wantsInput, seed: g) + parameters.map { _ in nil }
     }
+}
+
+/// Runs `function` on `inputs` again with recording on and back-propagates `seed` (the
+/// gradient of its output) through that run. Returns the gradients of the inputs marked in
+/// `wanted` (nil for the others); parameters that `function` reads receive theirs on their
+/// own leaves.
+func recomputedGradients(of function: ([Tensor]) -> Tensor, at inputs: [Tensor], wanted: [Bool], seed: Tensor) -> [Tensor?] {
+    let leaves = zip(inputs, wanted).map { input, wanted in wanted ? input.requiringGradient() : input }
+    let recomputed = withGradients { function(leaves) }
+    var found = gradients(of: recomputed, seed: seed, withRespectTo: leaves.filter(\.requiresGradient)).makeIterator()
+    return wanted.map { $0 ? found.next() : nil }
 }

@@ -133,21 +133,8 @@ extension Tensor {
                 }
             }
         }
-        let inputShape = shape
-        return y.recorded(from: [self]) { g in
-            [Tensor(shape: inputShape) { out in
-                out.initialize(repeating: 0)
-                g.withUnsafeBufferPointer { gradient in
-                    var source = gradient.baseAddress!
-                    for o in 0..<outer {
-                        for index in picked {
-                            (out.baseAddress! + (o * extent + index) * inner).update(from: source, count: inner)
-                            source += inner
-                        }
-                    }
-                }
-            }]
-        }
+        // The gradient of the picked elements is the output's gradient itself.
+        return y.recorded(fromRegion: GradientRegion(axis: axis, start: range.lowerBound, step: step, count: picked.count), of: self) { $0 }
     }
 
     /// Pads each axis with `value`: `padding[i]` is (before, after) for axis i.
