@@ -2,8 +2,9 @@ import Foundation
 import GlanceAttention
 import GlanceNN
 
-/// The character-level language model: a pre-LN decoder-only Transformer over bytes. Also the
-/// shape of ``TextClassifier``'s encoder (`context` = bytes per document).
+/// The character-level language model: a decoder-only Transformer over bytes (pre-LN blocks by
+/// default, post-LN with `"block": "post-ln"`). Also the shape of ``TextClassifier``'s encoder
+/// (`context` = bytes per document).
 public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable, Sendable {
     /// Vocabulary size (256 for bytes).
     public var vocabularySize = 256
