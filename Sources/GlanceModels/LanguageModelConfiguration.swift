@@ -95,10 +95,10 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         try positive(layers, "layers")
         try positive(heads, "heads")
         try positive(feedForwardMultiplier, "ffn_multiplier")
+        try checkSizes()
         if modelDimensions < 1 || modelDimensions % heads != 0 {
             throw ConfigurationValueError(field: "model.d_model", reason: "must be a positive multiple of heads (\(heads)), got \(modelDimensions)")
         }
-        try checkSizes()
         if !(dropout >= 0 && dropout < 1) { throw ConfigurationValueError(field: "model.dropout", reason: "must be in [0, 1), got \(dropout)") }
         do {
             try attention.validate(for: attentionShape())
