@@ -157,7 +157,10 @@ public struct ReformerOptions: AttentionOptions {
             if buckets.isEmpty || buckets.contains(where: { $0 < 2 || $0 % 2 != 0 }) {
                 throw AttentionConfigurationError(field: "buckets", reason: "must hold even counts of at least 2, got \(buckets)")
             }
-            let count = buckets.reduce(1, *)
+            let count = buckets.reduce(1) { product, factor in
+                let (value, overflow) = product.multipliedReportingOverflow(by: factor)
+                return overflow ? .max : value
+            }
             if count > Swift.max(2, shape.maximumLength) {
                 throw AttentionConfigurationError(field: "buckets",
                                                   reason: "\(count) buckets for at most \(shape.maximumLength) positions: most would stay empty")

@@ -18,6 +18,22 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Sendable, Equatab
         state = [splitMix(), splitMix(), splitMix(), splitMix()]
     }
 
+    private enum CodingKeys: String, CodingKey { case state }
+
+    /// Decodes a saved state, refusing one that is not four words or is all zero (a fixed
+    /// point of xoshiro: the generator would return zero forever).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let state = try container.decode([UInt64].self, forKey: .state)
+        guard state.count == 4 else {
+            throw DecodingError.dataCorruptedError(forKey: .state, in: container, debugDescription: "a generator state has 4 words, got \(state.count)")
+        }
+        guard state.contains(where: { $0 != 0 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .state, in: container, debugDescription: "a generator state of all zeros never changes")
+        }
+        self.state = state
+    }
+
     public mutating func next() -> UInt64 {
         let result = rotate(state[1] &* 5, 7) &* 9
         let t = state[1] << 17

@@ -6,6 +6,7 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable {
     case missingSplit(path: String)
     case tooSmall(path: String, bytes: Int, needed: Int)
     case unreadable(path: String, reason: String)
+    case outsideVocabulary(path: String, byte: UInt8, offset: Int, vocabularySize: Int)
 
     public var description: String {
         switch self {
@@ -14,6 +15,8 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable {
         case let .tooSmall(path, bytes, needed):
             "corpus file \(path) has \(bytes) bytes; at least \(needed) are needed for one window"
         case let .unreadable(path, reason): "cannot read corpus file \(path): \(reason)"
+        case let .outsideVocabulary(path, byte, offset, vocabularySize):
+            "corpus file \(path) has byte \(byte) at offset \(offset), outside the model's vocabulary 0..<\(vocabularySize) (model.vocab_size)"
         }
     }
 }
@@ -47,6 +50,17 @@ public struct ByteCorpus: Sendable {
         train = try load(.train)
         valid = try load(.valid)
         test = try load(.test)
+    }
+
+    /// Throws ``CorpusError/outsideVocabulary(path:byte:offset:vocabularySize:)`` for the first
+    /// byte of a split that is not a token of a vocabulary of `vocabularySize` ids.
+    public func requireBytes(below vocabularySize: Int) throws {
+        guard vocabularySize <= Int(UInt8.max) else { return }
+        for split in Split.allCases {
+            if let offset = bytes(of: split).firstIndex(where: { Int($0) >= vocabularySize }) {
+                throw CorpusError.outsideVocabulary(path: path(of: split), byte: bytes(of: split)[offset], offset: offset, vocabularySize: vocabularySize)
+            }
+        }
     }
 
     public func bytes(of split: Split) -> [UInt8] {

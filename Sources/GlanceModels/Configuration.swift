@@ -1,4 +1,5 @@
 import Foundation
+import GlanceCore
 
 /// A problem with a configuration file, naming the file and the field.
 public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
@@ -45,13 +46,18 @@ extension StrictConfigurationSection {
     }
 }
 
-/// Reads a strict configuration file: unknown keys, wrong types and missing required keys
-/// all throw ``ConfigurationError`` naming the file and the field.
+/// Reads a strict configuration file: text that is not strict JSON (duplicate keys, trailing
+/// commas, …: see ``StrictJSONParser``) throws ``ConfigurationError/malformed(path:detail:)``
+/// naming the line and column; unknown keys, wrong types, missing required keys and sizes
+/// beyond the limits throw ``ConfigurationError`` naming the file and the field.
 public func loadConfiguration<Section: StrictConfigurationSection>(_ type: Section.Type, from url: URL) throws -> Section {
     let path = url.path
     guard FileManager.default.fileExists(atPath: path) else { throw ConfigurationError.missingFile(path: path) }
     let data: Data
     do { data = try Data(contentsOf: url) } catch { throw ConfigurationError.malformed(path: path, detail: error.localizedDescription) }
+    do { _ = try StrictJSONParser.parse([UInt8](data)) } catch let error as StrictJSONError {
+        throw ConfigurationError.malformed(path: path, detail: "not valid JSON: \(error)")
+    }
     let parsed: Any
     do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
         throw ConfigurationError.malformed(path: path, detail: "not valid JSON (\(error.localizedDescription))")

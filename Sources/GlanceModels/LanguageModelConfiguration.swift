@@ -108,6 +108,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         try positive(layers, "layers")
         try positive(heads, "heads")
         try positive(feedForwardMultiplier, "ffn_multiplier")
+        try checkSizes()
         if modelDimensions < 1 || modelDimensions % heads != 0 {
             throw ConfigurationValueError(field: "model.d_model", reason: "must be a positive multiple of heads (\(heads)), got \(modelDimensions)")
         }

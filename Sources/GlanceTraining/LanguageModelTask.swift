@@ -25,6 +25,7 @@ public final class LanguageModelTask: TrainingTask {
         for split in [ByteCorpus.Split.train, .valid] where corpus.bytes(of: split).count <= context + 1 {
             throw CorpusError.tooSmall(path: corpus.path(of: split), bytes: corpus.bytes(of: split).count, needed: context + 2)
         }
+        try corpus.requireBytes(below: configuration.model.vocabularySize)
         self.configuration = configuration
         self.corpus = corpus
         model = try CharacterLanguageModel(configuration: configuration.model, seed: configuration.training.seed)

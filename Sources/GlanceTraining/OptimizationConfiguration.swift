@@ -25,6 +25,9 @@ public struct OptimizationConfiguration: StrictConfigurationSection, Equatable, 
     public var evalWindows = 64
     public var checkpointEvery = 500
 
+    /// The largest batch size on any machine (the memory of a step is checked with the model).
+    public static let batchSizeLimit = 1 << 24
+
     public static let fields: [String: (any StrictConfigurationSection.Type)?] = Dictionary(
         uniqueKeysWithValues: CodingKeys.allCases.map { ($0.rawValue, nil) })
 
@@ -63,6 +66,9 @@ public struct OptimizationConfiguration: StrictConfigurationSection, Equatable, 
             if value < minimum { throw ConfigurationValueError(field: "training.\(field)", reason: "must be at least \(minimum), got \(value)") }
         }
         try atLeast(batchSize, 1, "batch_size")
+        if batchSize > Self.batchSizeLimit {
+            throw ConfigurationValueError(field: "training.batch_size", reason: "must be at most \(Self.batchSizeLimit), got \(batchSize)")
+        }
         try atLeast(accumulationSteps, 1, "accumulation_steps")
         if batchSize % accumulationSteps != 0 {
             throw ConfigurationValueError(field: "training.accumulation_steps",

@@ -41,9 +41,12 @@ public struct RunConfiguration<DataSection: RunDataConfiguration>: StrictConfigu
         try validate()
     }
 
-    public func validate() throws {
+    /// Checks every section, then the memory of one training step against `memory` (this
+    /// machine's by default).
+    public func validate(memory: Int = MemoryEstimate.physicalMemory) throws {
         try data.validate(model: model)
         try training.validate()
+        try model.trainingMemory(microBatch: training.batchSize / training.accumulationSteps, field: "training.batch_size").require(fitting: memory)
     }
 }
 

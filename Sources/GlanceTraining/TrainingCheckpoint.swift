@@ -38,7 +38,10 @@ extension Trainer {
     /// as if it had never stopped.
     public func saveCheckpoint() throws {
         var tensors: [String: Tensor] = [:]
-        for (key, value) in model.parameterValues() { tensors["model.\(key)"] = value }
+        for (key, value) in model.parameterValues() {
+            guard value.isAllFinite else { throw NonFiniteParameterError(key: key, step: step) }
+            tensors["model.\(key)"] = value
+        }
         for (key, value) in optimizer.stateTensors() { tensors["optimizer.\(key)"] = value }
         for (part, state) in carried.enumerated() { for (key, value) in state { tensors["carried.\(part).\(key)"] = value } }
         let state = TrainingState(task: Task.name, step: step, optimizerStep: optimizer.step, sampler: task.samplerState,
@@ -56,6 +59,15 @@ extension Trainer {
         guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError.missing(path: url.path) }
         let (tensors, metadata) = try SafeTensors.read(from: url)
         let state = try Self.trainingState(metadata, path: url.path)
+        guard (0...settings.steps).contains(state.step) else {
+            throw CheckpointError.incompatible(path: url.path, reason: "its step \(state.step) is outside 0...\(settings.steps) (training.steps)")
+        }
+        guard state.optimizerStep >= 0 else {
+            throw CheckpointError.incompatible(path: url.path, reason: "its optimizer step \(state.optimizerStep) is negative")
+        }
+        if let (key, _) = tensors.first(where: { !$0.value.isAllFinite }) {
+            throw CheckpointError.incompatible(path: url.path, reason: "entry '\(key)' holds a value that is not finite")
+        }
         let savedModel = try? JSONDecoder().decode(Task.ModelConfiguration.self, from: Data(state.configuration.utf8))
         guard savedModel == task.modelConfiguration else {
             throw CheckpointError.incompatible(path: url.path, reason: "it was trained with another model configuration (\(state.configuration))")
@@ -104,7 +116,10 @@ extension Trainer {
             if let header = try? JSONDecoder().decode(TaskName.self, from: data), header.task != Task.name {
                 throw CheckpointError.incompatible(path: path, reason: "it is a checkpoint of a \(header.task) run, not of a \(Task.name) run")
             }
-            if let state = try? JSONDecoder().decode(TrainingState<Task.SamplerState>.self, from: data) { return state }
+            do { return try JSONDecoder().decode(TrainingState<Task.SamplerState>.self, from: data) } catch let DecodingError.dataCorrupted(context) {
+                let field = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+                throw CheckpointError.incompatible(path: path, reason: "its training state's \(field) is not valid: \(context.debugDescription)")
+            } catch {}
         case "glance-checkpoint-1":
             if let old = try? JSONDecoder().decode(FormatOneState.self, from: data) {
                 guard let sampler = old.dataGenerator as? Task.SamplerState else {
@@ -125,4 +140,9 @@ extension Trainer {
         guard pieces.count == 3, pieces[0] == "carried", let part = Int(pieces[1]), part >= 0 else { return nil }
         return (part, String(pieces[2]))
     }
+}
+
+extension Tensor {
+    /// Whether no element is infinite or NaN.
+    var isAllFinite: Bool { withUnsafeBufferPointer { $0.allSatisfy(\.isFinite) } }
 }

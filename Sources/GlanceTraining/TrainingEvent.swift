@@ -47,3 +47,11 @@ public struct NonFiniteLossError: Error, CustomStringConvertible {
         "training stopped at step \(step): the loss is \(loss)" + (checkpoint.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written")
     }
 }
+
+/// A parameter holds infinities or NaNs: the checkpoint is not written, so the last one on disk
+/// stays the last good one.
+public struct NonFiniteParameterError: Error, CustomStringConvertible {
+    public let key: String
+    public let step: Int
+    public var description: String { "parameter '\(key)' is not finite at step \(step); the checkpoint was not written" }
+}

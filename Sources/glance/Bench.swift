@@ -24,11 +24,11 @@ struct Bench: ParsableCommand {
     var options: [String] = []
     @Option(help: "The mechanism and its options as a config gives them, a JSON object {\"type\": NAME, OPTION: VALUE, …} (instead of --mechanism and --option).")
     var attention: String?
-    @Option(help: "Sequence length(s), comma-separated.")
+    @Option(parsing: .unconditional, help: "Sequence length(s), comma-separated.")
     var length = "1024"
-    @Option(help: "Batch size.") var batch = 1
-    @Option(help: "Attention heads.") var heads = 8
-    @Option(name: .customLong("head-dim"), help: "Dimensions per head (d_model = heads × head-dim).") var headDim = 64
+    @Option(parsing: .unconditional, help: "Batch size.") var batch = 1
+    @Option(parsing: .unconditional, help: "Attention heads.") var heads = 8
+    @Option(name: .customLong("head-dim"), parsing: .unconditional, help: "Dimensions per head (d_model = heads × head-dim).") var headDim = 64
     @Flag(help: "Causal (autoregressive) masking.") var causal = false
     @Option(name: .customLong("global-tokens"), help: "Make the first G positions global tokens (mechanisms that support them).")
     var globalTokens = 0
@@ -61,6 +61,10 @@ struct Bench: ParsableCommand {
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
         guard size >= 1 else { throw ValidationError("--size must be at least 1, got \(size)") }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
+        for (value, flag) in [(batch, "--batch"), (heads, "--heads"), (headDim, "--head-dim"), (size, "--size"), (modelDepth ?? 1, "--model-depth")]
+        where value > Self.sizeLimit {
+            throw ValidationError("\(flag) must be at most \(Self.sizeLimit), got \(value)")
+        }
         if let modelDepth, modelDepth < 1 { throw ValidationError("--model-depth must be at least 1, got \(modelDepth)") }
         if let feedForwardChunk, feedForwardChunk < 1 { throw ValidationError("--feed-forward-chunk must be at least 1, got \(feedForwardChunk)") }
         if modelDepth == nil, let flag = [(reversible, "--reversible"), (feedForwardChunk != nil, "--feed-forward-chunk"),
@@ -159,13 +163,10 @@ struct Bench: ParsableCommand {
                 ("head_dim", headDim), ("causal", causal), ("global_tokens", globalTokens)]
     }
 
-    func lengths() throws -> [Int] {
-        let values = length.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw ValidationError("--length must be positive integers separated by commas, got '\(length)'")
-        }
-        return values.map { $0! }
-    }
+    /// The largest size any flag accepts (the memory of the run is the caller's to judge).
+    static let sizeLimit = 1 << 24
+
+    func lengths() throws -> [Int] { try integerList(length, flag: "--length", minimum: 1, maximum: Self.sizeLimit) }
 
     func run() throws {
         compute.apply()

@@ -10,7 +10,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "The run's training configuration (JSON).") var config: String
     @Option(help: "Split to evaluate: train, valid or test.") var split = "test"
-    @Option(help: "Windows to evaluate (default: the config's eval_windows).") var windows: Int?
+    @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows).") var windows: Int?
     @Option(help: "The run folder, when training overrode the config's output.") var output: String?
     @OptionGroup var compute: ComputeOptions
 
@@ -26,6 +26,8 @@ struct Evaluate: ParsableCommand {
         if let output { configuration.output = output }
         let part = ByteCorpus.Split(rawValue: split)!
         let corpus = try ByteCorpus(folder: URL(fileURLWithPath: configuration.data.corpus), requiredSplits: [.train, .valid, part])
+        let bytes = corpus.bytes(of: part).count, needed = configuration.model.context + 2
+        guard bytes >= needed else { throw CorpusError.tooSmall(path: corpus.path(of: part), bytes: bytes, needed: needed) }
         let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
         try trainer.resume()
         let loss = trainer.evaluate(part)

@@ -32,17 +32,20 @@ struct Generate: ParsableCommand {
 
     @Option(help: "The run's training configuration (JSON).") var config: String?
     @Option(help: "A Hugging Face Reformer model folder (config.json + model.safetensors), instead of --config.") var model: String?
-    @Option(name: .customLong("byte-offset"), help: "With --model: token id of byte 0 (default: vocab_size − 256 if positive, else 0).")
+    @Option(name: .customLong("byte-offset"), parsing: .unconditional, help: "With --model: token id of byte 0 (default: vocab_size − 256 if positive, else 0).")
     var byteOffset: Int?
     @Option(help: "Text to continue.") var prompt = ""
-    @Option(help: "Bytes to generate.") var length = 200
-    @Option(help: "Sampling temperature (0: always the most likely byte).") var temperature: Float = 0.8
-    @Option(name: .customLong("top-k"), help: "Sample among the k most likely bytes only.") var topK: Int?
+    @Option(parsing: .unconditional, help: "Bytes to generate (at most \(Generate.lengthLimit)).") var length = 200
+    @Option(parsing: .unconditional, help: "Sampling temperature (0: always the most likely byte).") var temperature: Float = 0.8
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample among the k most likely bytes only.") var topK: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Flag(name: .customLong("no-cache"), help: "With --config: recompute the whole window for every byte instead of caching keys and values.")
     var noCache = false
     @Option(help: "The run folder, when training overrode the config's output.") var output: String?
     @OptionGroup var compute: ComputeOptions
+
+    /// The most bytes one command generates.
+    static let lengthLimit = 10_000_000
 
     func validate() throws {
         guard (config == nil) != (model == nil) else { throw ValidationError("give either --config (a Glance run) or --model (a Hugging Face Reformer folder)") }
@@ -51,6 +54,7 @@ struct Generate: ParsableCommand {
         if model != nil, noCache { throw ValidationError("--no-cache applies to --config runs only (a Reformer is always recomputed)") }
         if let byteOffset, byteOffset < 0 { throw ValidationError("--byte-offset must be at least 0, got \(byteOffset)") }
         guard length >= 1 else { throw ValidationError("--length must be at least 1, got \(length)") }
+        guard length <= Self.lengthLimit else { throw ValidationError("--length must be at most \(Self.lengthLimit), got \(length)") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be non-negative, got \(temperature)") }
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
     }

@@ -7,13 +7,14 @@ struct Glance: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "glance",
         abstract: "Train, run and measure efficient Transformers on the CPU.",
+        version: glanceVersion,
         subcommands: [Train.self, Classify.self, Evaluate.self, Generate.self, Run.self, Bench.self, Mechanisms.self, DataCommand.self]
     )
 }
 
 /// Options shared by every command that computes.
 struct ComputeOptions: ParsableArguments {
-    @Option(help: "Worker threads for Glance and BLAS (default: GLANCE_THREADS or all cores).")
+    @Option(parsing: .unconditional, help: "Worker threads for Glance and BLAS (default: GLANCE_THREADS or all cores).")
     var threads: Int?
 
     func validate() throws {

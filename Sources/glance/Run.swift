@@ -47,12 +47,7 @@ struct Run: ParsableCommand {
         try text.split(separator: ";", omittingEmptySubsequences: false).map { row in
             let trimmed = row.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { return [] }
-            return try trimmed.split(separator: ",").map { item in
-                guard let value = Int(item.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("\(flag) must be integers separated by commas (';' between sequences), got '\(item)'")
-                }
-                return value
-            }
+            return try integerList(trimmed, flag: flag, minimum: .min)
         }
     }
 
@@ -88,7 +83,14 @@ struct Run: ParsableCommand {
         return (ids, mask, global)
     }
 
-    func validate() throws { _ = try inputs() }
+    func validate() throws {
+        _ = try inputs()
+        let inputFiles = ["config.json", "model.safetensors"].map { URL(fileURLWithPath: model).appendingPathComponent($0).path } + [rotations].compactMap { $0 }
+        func resolved(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        if let input = inputFiles.first(where: { resolved($0) == resolved(output) }) {
+            throw ValidationError("--output \(output) is the input file \(input): choose another path")
+        }
+    }
 
     func run() throws {
         compute.apply()

@@ -10,7 +10,7 @@ import GlanceTraining
 struct TrainingOptions: ParsableArguments {
     @Option(help: "Run configuration (JSON).") var config: String
     @Flag(help: "Continue from the run folder's checkpoint, exactly where it stopped.") var resume = false
-    @Option(help: "Override training.steps.") var steps: Int?
+    @Option(parsing: .unconditional, help: "Override training.steps.") var steps: Int?
     @Option(help: "Override the run folder (output).") var output: String?
     @Flag(help: "Print JSON lines instead of text.") var json = false
     @OptionGroup var compute: ComputeOptions
@@ -33,6 +33,10 @@ struct TrainingOptions: ParsableArguments {
     func train<Task>(_ trainer: Trainer<Task>, description: String) throws {
         if resume {
             try trainer.resume()
+            guard trainer.step < trainer.settings.steps else {
+                return log("\(trainer.checkpointURL.path) is a finished run (step \(trainer.step) of training.steps \(trainer.settings.steps)): "
+                           + "nothing to train; pass --steps N with N > \(trainer.step) to train further")
+            }
             log("resumed from \(trainer.checkpointURL.path) at step \(trainer.step)")
         } else if FileManager.default.fileExists(atPath: trainer.checkpointURL.path) {
             throw CommandFailure("\(trainer.checkpointURL.path) already exists: pass --resume to continue that run, or choose another --output")

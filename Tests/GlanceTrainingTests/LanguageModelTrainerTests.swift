@@ -131,6 +131,16 @@ import Testing
     enum BadCheckpoint: String, CaseIterable {
         case wrongParameterShape, wrongMomentShape, missingParameter, unknownEntry, otherModel, otherTask, unknownFormat, noTrainingState
         case truncated, empty, notSafetensors, missing
+        case zeroGenerator, shortGenerator, negativeStep, stepBeyondSteps, negativeOptimizerStep, nonFiniteParameter, nonFiniteMoment
+    }
+
+    /// Rewrites a checkpoint with `edit` applied to its training state's JSON object.
+    static func editedState(_ source: URL, to target: URL, _ edit: @escaping (inout [String: Any]) -> Void) throws {
+        _ = try edited(source, to: target) { _, metadata in
+            var state = try! JSONSerialization.jsonObject(with: Data(metadata["glance.training_state"]!.utf8)) as! [String: Any]
+            edit(&state)
+            metadata["glance.training_state"] = String(decoding: try! JSONSerialization.data(withJSONObject: state), as: UTF8.self)
+        }
     }
 
     @Test("a bad checkpoint throws and leaves the trainer unchanged", arguments: BadCheckpoint.allCases)
@@ -173,6 +183,22 @@ import Testing
             try Data("this is not a checkpoint at all, just some text".utf8).write(to: bad)
         case .missing:
             break
+        case .zeroGenerator:
+            try Self.editedState(good, to: bad) { $0["sampler"] = ["state": [0, 0, 0, 0]] }
+        case .shortGenerator:
+            try Self.editedState(good, to: bad) { $0["dropoutGenerator"] = ["state": [1, 2]] }
+        case .negativeStep:
+            try Self.editedState(good, to: bad) { $0["step"] = -1 }
+        case .stepBeyondSteps:
+            try Self.editedState(good, to: bad) { $0["step"] = 11 }
+        case .negativeOptimizerStep:
+            try Self.editedState(good, to: bad) { $0["optimizerStep"] = -1 }
+        case .nonFiniteParameter:
+            _ = try Self.edited(good, to: bad) { tensors, _ in tensors["model.head.weight"] = Tensor.full(tensors["model.head.weight"]!.shape, .nan) }
+        case .nonFiniteMoment:
+            _ = try Self.edited(good, to: bad) { tensors, _ in
+                tensors["optimizer.m.head.weight"] = Tensor.full(tensors["optimizer.m.head.weight"]!.shape, .infinity)
+            }
         }
         let trainer = try Self.trainerWithState(folder, corpus: corpus)
         let before = bits(trainer.model.parameterValues())
@@ -195,6 +221,22 @@ import Testing
         let twin = try Self.trainerWithState(folder, corpus: corpus, name: "twin")
         #expect(try trainer.trainStep() == (try twin.trainStep()))
         #expect(bits(trainer.model.parameterValues()) == bits(twin.model.parameterValues()))
+    }
+
+    @Test("a checkpoint is never written with non-finite parameters: the last good one stays")
+    func nonFiniteParametersAreNotSaved() throws {
+        let folder = try makeTemporaryFolder()
+        defer { remove(folder) }
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
+        let trainer = try Self.trainerWithState(folder, corpus: corpus)
+        try FileManager.default.createDirectory(at: trainer.output, withIntermediateDirectories: true)
+        try trainer.saveCheckpoint()
+        let saved = try Data(contentsOf: trainer.checkpointURL)
+        var parameters = trainer.model.parameterValues()
+        parameters["head.bias"] = Tensor.full(parameters["head.bias"]!.shape, .nan)
+        try trainer.model.update(parameters: parameters)
+        #expect(throws: NonFiniteParameterError.self) { try trainer.saveCheckpoint() }
+        #expect(try Data(contentsOf: trainer.checkpointURL) == saved)
     }
 
     @Test("a checkpoint of the previous format (glance-checkpoint-1) resumes exactly")

@@ -114,7 +114,7 @@ public struct StrictJSONParser {
             return .object(members)
         }
         while true {
-            guard current == UInt8(ascii: "\"") else { throw error(members.isEmpty ? "expected a key" : "expected a key after ',' (trailing commas are not allowed)") }
+            guard current == UInt8(ascii: "\"") else { throw error(members.last.map { "expected a key after ',' following '\($0.key)' (trailing commas are not allowed)" } ?? "expected a key") }
             let keyStart = position
             let key = try parseString()
             guard keys.insert(key).inserted else {
