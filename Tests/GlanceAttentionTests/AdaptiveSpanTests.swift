@@ -65,7 +65,10 @@ import Testing
         let points = [x] + (memory.map { [$0] } ?? []) + parameters.map(\.parameter.value)
         let labels = ["grad.input"] + (memory == nil ? [] : ["grad.memory"]) + parameters.map { "grad." + $0.key }
         let grads = gradients(of: loss, withRespectTo: points)
+        // Without recording, the kernel streams keys: the same output.
+        let inferred = withoutGradients { layer.attend(f["input"], context: AttentionContext(mask: .causal, memory: f.tensors["memory"])) }
         var errors = ["output": relativeError(attended.output.detached(), f["output"]),
+                      "output (not recorded)": relativeError(inferred.output, f["output"]),
                       "penalty": relativeError(penalty.detached().reshaped(to: [1]), f["penalty"])]
         for (label, gradient) in zip(labels, grads) {
             if label == "grad.key.bias" {
