@@ -194,10 +194,10 @@ import Testing
         case .negativeOptimizerStep:
             try Self.editedState(good, to: bad) { $0["optimizerStep"] = -1 }
         case .nonFiniteParameter:
-            _ = try Self.edited(good, to: bad) { tensors, _ in tensors["model.head.weight"] = Tensor.full(tensors["model.head.weight"]!.shape, .nan) }
+            _ = try Self.edited(good, to: bad) { tensors, _ in tensors["model.head.projection.weight"] = Tensor.full(tensors["model.head.projection.weight"]!.shape, .nan) }
         case .nonFiniteMoment:
             _ = try Self.edited(good, to: bad) { tensors, _ in
-                tensors["optimizer.m.head.weight"] = Tensor.full(tensors["optimizer.m.head.weight"]!.shape, .infinity)
+                tensors["optimizer.m.head.projection.weight"] = Tensor.full(tensors["optimizer.m.head.projection.weight"]!.shape, .infinity)
             }
         }
         let trainer = try Self.trainerWithState(folder, corpus: corpus)
@@ -233,7 +233,7 @@ import Testing
         try trainer.saveCheckpoint()
         let saved = try Data(contentsOf: trainer.checkpointURL)
         var parameters = trainer.model.parameterValues()
-        parameters["head.bias"] = Tensor.full(parameters["head.bias"]!.shape, .nan)
+        parameters["head.projection.bias"] = Tensor.full(parameters["head.projection.bias"]!.shape, .nan)
         try trainer.model.update(parameters: parameters)
         #expect(throws: NonFiniteParameterError.self) { try trainer.saveCheckpoint() }
         #expect(try Data(contentsOf: trainer.checkpointURL) == saved)
