@@ -5,7 +5,8 @@ public enum AttentionRegistry {
     /// The options type of every mechanism, in the order the docs list them.
     public static let optionTypes: [any AttentionOptions.Type] = [
         FullAttentionOptions.self, LinformerOptions.self, PerformerOptions.self,
-        LogSparseOptions.self, ReformerOptions.self, LongformerOptions.self, AdaptiveSpanOptions.self,
+        LogSparseOptions.self, ReformerOptions.self, LongformerOptions.self,
+        AdaptiveSpanOptions.self, TransformerXLOptions.self,
     ]
 
     /// Names that configs accept.
