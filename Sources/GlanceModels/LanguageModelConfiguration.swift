@@ -21,7 +21,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
     /// The attention mechanism and its options (JSON `{"type": …, options…}`, or a bare name).
     public var attention = AttentionConfiguration.full
     /// Absolute positions added to the token embeddings: "learned", "sinusoidal" or "none"
-    /// (``AbsolutePositions``).
+    /// (``AbsolutePositions``); "none" with transformer_xl attention, whose relative term replaces them.
     public var positions = "learned"
     /// The blocks' normalization: "pre-ln" (before each sublayer) or "post-ln" (after each
     /// residual sum); reversible layers need "pre-ln".
@@ -122,6 +122,13 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
         if AbsolutePositions(rawValue: positions) == nil {
             throw ConfigurationValueError(field: "model.positions",
                                           reason: "must be one of \(AbsolutePositions.allCases.map(\.rawValue).joined(separator: ", ")), got '\(positions)'")
+        }
+        if attention.type == RelativeMultiHeadAttention.mechanismName && positions != AbsolutePositions.none.rawValue {
+            throw ConfigurationValueError(field: "model.positions",
+                                          reason: "must be 'none' with transformer_xl attention (its relative position term replaces absolute positions), got '\(positions)'")
+        }
+        if reversible && memoryLength > 0 {
+            throw ConfigurationValueError(field: "model.reversible", reason: "cannot be used with a Transformer-XL memory (mem_len \(memoryLength)): the memory keeps each layer's input, a reversible stack has two")
         }
         if reversible && block == .postLN {
             throw ConfigurationValueError(field: "model.block", reason: "must be 'pre-ln' with reversible layers (each block's branches read LN of their input), got 'post-ln'")

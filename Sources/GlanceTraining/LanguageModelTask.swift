@@ -7,6 +7,11 @@ import GlanceNN
 /// Next-byte prediction with a ``GlanceModels/CharacterLanguageModel`` on a byte corpus:
 /// training windows at random offsets of train.txt, validation on the first `eval_windows`
 /// windows of valid.txt (loss and bits per byte).
+///
+/// A model with a Transformer-XL memory (`mem_len` > 0) trains instead on ``SegmentStreams``
+/// of train.txt (one stream per batch row, the next segment of each at every step, starting
+/// over at the end) and carries each layer's memory from step to step (`carried` keys
+/// `memory.<layer>`); it is evaluated on the whole split as one stream of segments with memory.
 public final class LanguageModelTask: TrainingTask {
     public static let name = "language-model"
     public static let exampleName = "windows"
@@ -14,8 +19,8 @@ public final class LanguageModelTask: TrainingTask {
     public let configuration: TrainingConfiguration
     public let corpus: ByteCorpus
     public let model: CharacterLanguageModel
-    /// The generator of the training windows' offsets.
-    public var samplerState: RandomGenerator
+    /// The generator of the training windows' offsets and the streams' next segment.
+    public var samplerState: LanguageModelSampler
 
     public var modelConfiguration: LanguageModelConfiguration { configuration.model }
     public var randomSource: RandomSource { model._randomSource }
@@ -26,20 +31,36 @@ public final class LanguageModelTask: TrainingTask {
             throw CorpusError.tooSmall(path: corpus.path(of: split), bytes: corpus.bytes(of: split).count, needed: context + 2)
         }
         try corpus.requireBytes(below: configuration.model.vocabularySize)
+        let batchSize = configuration.training.batchSize
+        if configuration.model.memoryLength > 0, SegmentStreams(byteCount: corpus.train.count, streams: batchSize, length: context) == nil {
+            throw CorpusError.tooSmall(path: corpus.path(of: .train), bytes: corpus.train.count, needed: batchSize * (context + 1))
+        }
         self.configuration = configuration
         self.corpus = corpus
         model = try CharacterLanguageModel(configuration: configuration.model, seed: configuration.training.seed)
-        samplerState = RandomGenerator(seed: configuration.training.seed &+ 2)
+        samplerState = LanguageModelSampler(seed: configuration.training.seed &+ 2)
     }
 
     public func tokens(batchSize: Int) -> Int { batchSize * configuration.model.context }
 
     public func nextBatch(size: Int) -> TokenBatch {
-        WindowSampler.randomBatch(from: corpus.train, batchSize: size, length: configuration.model.context, generator: &samplerState)
+        let context = configuration.model.context
+        guard model.memoryLength > 0 else {
+            return WindowSampler.randomBatch(from: corpus.train, batchSize: size, length: context, generator: &samplerState.generator)
+        }
+        guard let streams = SegmentStreams(byteCount: corpus.train.count, streams: size, length: context) else {
+            preconditionFailure("train.txt of \(corpus.train.count) bytes is too short for \(size) streams of \(context)-byte segments")
+        }
+        defer { samplerState.segment += 1 }
+        return streams.batch(from: corpus.train, segment: samplerState.segment)
     }
 
     public func loss(_ batch: TokenBatch, carried: inout [String: Tensor]) -> Tensor {
-        model.loss(inputs: batch.inputs, targets: batch.targets)
+        guard model.memoryLength > 0 else { return model.loss(inputs: batch.inputs, targets: batch.targets) }
+        let keys = model.blocks.indices.map { "memory.\($0)" }
+        let result = model.loss(inputs: batch.inputs, targets: batch.targets, memories: keys.compactMap { carried[$0] })
+        for (key, memory) in zip(keys, result.memories) { carried[key] = memory }
+        return result.loss
     }
 
     public func progressMetrics(loss: Float) -> [Metric] { [Metric("bpc", Double(loss / Float(M_LN2)))] }
@@ -49,17 +70,29 @@ public final class LanguageModelTask: TrainingTask {
         return [Metric("loss", Double(loss)), Metric("bpc", Double(loss / Float(M_LN2)))]
     }
 
-    /// Mean next-byte loss (nats) over the evaluation windows of a split.
+    /// Mean next-byte loss (nats) over the evaluation windows of a split, or with a memory
+    /// over every byte of it, read as one stream of segments.
     public func evaluate(_ split: ByteCorpus.Split) -> Float {
-        let t = configuration.training
+        let t = configuration.training, bytes = corpus.bytes(of: split), context = configuration.model.context
         model.eval()
         defer { model.train() }
         var total: Double = 0, tokens = 0
+        func add(_ loss: Tensor, _ batch: TokenBatch) {
+            total += Double(loss.item()) * Double(batch.targets.count)
+            tokens += batch.targets.count
+        }
         withoutGradients {
-            for batch in WindowSampler.evaluationBatches(from: corpus.bytes(of: split), windows: t.evalWindows,
-                                                         length: configuration.model.context, batchSize: t.batchSize) {
-                total += Double(model.loss(inputs: batch.inputs, targets: batch.targets).item()) * Double(batch.targets.count)
-                tokens += batch.targets.count
+            guard model.memoryLength > 0 else {
+                for batch in WindowSampler.evaluationBatches(from: bytes, windows: t.evalWindows, length: context, batchSize: t.batchSize) {
+                    add(model.loss(inputs: batch.inputs, targets: batch.targets), batch)
+                }
+                return
+            }
+            var memories: [Tensor] = []
+            for batch in SegmentStreams.evaluationSegments(from: bytes, length: context) {
+                let result = model.loss(inputs: batch.inputs, targets: batch.targets, memories: memories)
+                add(result.loss, batch)
+                memories = result.memories
             }
         }
         return Float(total / Double(Swift.max(tokens, 1)))

@@ -122,7 +122,7 @@ extension Trainer {
             } catch {}
         case "glance-checkpoint-1":
             if let old = try? JSONDecoder().decode(FormatOneState.self, from: data) {
-                guard let sampler = old.dataGenerator as? Task.SamplerState else {
+                guard let sampler = try? JSONDecoder().decode(Task.SamplerState.self, from: JSONEncoder().encode(old.dataGenerator)) else {
                     throw CheckpointError.incompatible(path: path, reason: "format glance-checkpoint-1 holds a language model run, not a \(Task.name) run")
                 }
                 return TrainingState(task: Task.name, step: old.step, optimizerStep: old.optimizerStep, sampler: sampler,

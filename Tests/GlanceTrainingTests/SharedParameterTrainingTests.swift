@@ -11,25 +11,6 @@ import Testing
 /// projection) train on the shared trainer, checkpoint the shared parameter once and resume
 /// exactly.
 @Suite struct SharedParameterTrainingTests {
-    /// Runs `make("a")` to the end, `make("b")` to `half`, resumes a new `make("b")` from its
-    /// checkpoint and expects the resumed losses and parameters to equal run A's bit for bit.
-    /// Returns run A's losses, run A and the resumed run.
-    func expectExactResume<Task: TrainingTask>(half: Int, _ make: (String) throws -> Trainer<Task>) throws
-        -> (losses: [Int: Float], a: Trainer<Task>, resumed: Trainer<Task>) {
-        let a = try make("a"), recordA = Recorder()
-        try a.run(report: recordA.report)
-        try make("b").run(stopAfter: half) { _ in }
-        let resumed = try make("b"), recordResumed = Recorder()
-        try resumed.resume()
-        try resumed.run(report: recordResumed.report)
-        #expect(recordResumed.losses.keys.sorted() == Array((half + 1)...a.step))
-        for step in (half + 1)...a.step {
-            #expect(recordResumed.losses[step]?.bitPattern == recordA.losses[step]?.bitPattern, "step \(step)")
-        }
-        #expect(bits(resumed.model.parameterValues()) == bits(a.model.parameterValues()))
-        return (recordA.losses, a, resumed)
-    }
-
     @Test("tied embeddings train, checkpoint the tied weight once and resume bit-identically")
     func tiedEmbeddings() throws {
         let folder = try makeTemporaryFolder()

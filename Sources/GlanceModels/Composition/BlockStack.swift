@@ -94,7 +94,8 @@ extension AttentionOutput {
     }
 }
 
-private func summing(_ a: Tensor?, _ b: Tensor?) -> Tensor? {
+/// The sum of two optional losses (nil when both are).
+func summing(_ a: Tensor?, _ b: Tensor?) -> Tensor? {
     guard let a, let b else { return a ?? b }
     return a + b
 }
