@@ -10,7 +10,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "The run's training configuration (JSON).") var config: String
     @Option(help: "Split to evaluate: train, valid or test.") var split = "test"
-    @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows).") var windows: Int?
+    @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows); a model with a Transformer-XL memory reads the whole split.") var windows: Int?
     @Option(help: "The run folder, when training overrode the config's output.") var output: String?
     @OptionGroup var compute: ComputeOptions
 
@@ -31,7 +31,9 @@ struct Evaluate: ParsableCommand {
         let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
         try trainer.resume()
         let loss = trainer.evaluate(part)
-        print(String(format: "%@ bpc %.4f (loss %.4f nats, step %d, %d windows of %d bytes)",
-                     split, loss / Float(M_LN2), loss, trainer.step, configuration.training.evalWindows, configuration.model.context))
+        let read = configuration.model.memoryLength > 0
+            ? "all \(bytes) bytes as one stream of \(configuration.model.context)-byte segments with memory"
+            : "\(configuration.training.evalWindows) windows of \(configuration.model.context) bytes"
+        print(String(format: "%@ bpc %.4f (loss %.4f nats, step %d, %@)", split, loss / Float(M_LN2), loss, trainer.step, read))
     }
 }
