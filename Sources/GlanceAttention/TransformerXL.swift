@@ -156,7 +156,7 @@ public struct TransformerXLOptions: AttentionOptions {
         AttentionOptionDocumentation("same_length", "boolean", default: "false",
                                      "Every query sees the same number of keys, mem_len (Hugging Face's same_length)."),
         AttentionOptionDocumentation("mem_len", "integer", default: "none",
-                                     "Transformer-XL's memory length; the number of keys each query sees under same_length."),
+                                     "Hidden states each layer keeps from the previous segment (segment recurrence: the char-LM then trains on contiguous streams and evaluates with memory; needs positions none); also the keys each query sees under same_length."),
     ]
 
     public var clampLength: Int?
