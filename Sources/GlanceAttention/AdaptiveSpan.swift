@@ -70,6 +70,10 @@ public final class AdaptiveSpanAttention: Module, AttentionMechanism, TrainingSt
         super.init()
     }
 
+    /// Queries per chunk (at least the window): each chunk attends only to the keys its
+    /// window reaches. Tests set it to `Int.max` to compare with one unchunked call.
+    public var queryChunk = 256
+
     public static let mechanismName = "adaptive_span"
     public var modelDimensions: Int { query.inputCount }
     public var capabilities: AttentionCapabilities { [.causal, .memory] }
@@ -102,13 +106,25 @@ public final class AdaptiveSpanAttention: Module, AttentionMechanism, TrainingSt
             }
         }
         let padding = context.mask.keyPadding.map { rows in rows.map { [Bool](repeating: true, count: memoryLength) + $0 } }
-        let q = query(input).splittingHeads(heads)
-        let largestDistance = states.shape[1] - 1
-        let attended = scaledDotProductAttention(
-            queries: q, keys: key(states).splittingHeads(heads), values: value(states).splittingHeads(heads),
-            causal: true, keyPadding: padding,
-            relativeScores: keyPositionTerm(q, window: window, largestDistance: largestDistance),
-            postSoftmaxMask: PostSoftmaxMask(weights: spanMaskWeights(largestDistance: largestDistance), largestDistance: largestDistance))
+        let (q, k, v) = (query(input).splittingHeads(heads), key(states).splittingHeads(heads), value(states).splittingHeads(heads))
+        // Queries in chunks, each against the keys its window reaches: time and memory grow as
+        // n·(chunk + W), not n², and follow the learned span.
+        let length = input.shape[1], chunk = Swift.max(window, queryChunk)
+        var chunks: [Tensor] = []
+        for start in stride(from: 0, to: length, by: chunk) {
+            let end = Swift.min(length, start + chunk)
+            let firstKey = Swift.max(0, memoryLength + start - (window - 1)), lastKey = memoryLength + end
+            let queries = chunk >= length ? q : q.sliced(alongAxis: 2, start..<end)
+            let keys = firstKey == 0 && lastKey == states.shape[1] ? k : k.sliced(alongAxis: 2, firstKey..<lastKey)
+            let values = firstKey == 0 && lastKey == states.shape[1] ? v : v.sliced(alongAxis: 2, firstKey..<lastKey)
+            let largestDistance = lastKey - firstKey - 1
+            chunks.append(scaledDotProductAttention(
+                queries: queries, keys: keys, values: values, causal: true,
+                keyPadding: padding.map { rows in rows.map { Array($0[firstKey..<lastKey]) } },
+                relativeScores: keyPositionTerm(queries, window: window, largestDistance: largestDistance),
+                postSoftmaxMask: PostSoftmaxMask(weights: spanMaskWeights(largestDistance: largestDistance), largestDistance: largestDistance)))
+        }
+        let attended = chunks.count == 1 ? chunks[0] : concatenate(chunks, alongAxis: 2)
         let penalty = isTraining ? spanRatios.value.mean() * (lossCoefficient * Float(maximumSpan)) : nil
         return AttentionOutput(output(attended.mergingHeads()), auxiliaryLoss: penalty)
     }

@@ -142,6 +142,28 @@ import Testing
         #expect(maxAbsoluteDifference(a, b) == 0)
     }
 
+    @Test("queries in chunks against the keys their window reaches equal one unchunked call: outputs and gradients")
+    func chunkedQueries() throws {
+        // Window 36 (z·S = 20 and 10, ramp 6, S = 100); chunks of 40 queries over 130 positions and 50 of memory.
+        let layer = try Self.makeLayer(span: 100, ramp: 6, ratios: [0.2, 0.1], seed: 61)
+        #expect(layer.window == 36)
+        let x = randomTensor([2, 130, 6], seed: 62), memory = randomTensor([2, 50, 6], seed: 63), seed = randomTensor([2, 130, 6], seed: 64)
+        let padding = [[Bool](repeating: true, count: 130), (0..<130).map { $0 % 7 != 3 }]
+        let parameters = layer.trainableParameters().map(\.parameter)
+        func run(chunk: Int) -> [Tensor] {
+            layer.queryChunk = chunk
+            let (input, mem) = (x.requiringGradient(), memory.requiringGradient())
+            for p in parameters { p.value = p.value.requiringGradient() }
+            defer { for p in parameters { p.value = p.value.detached() } }
+            let out = withGradients { layer.attend(input, context: AttentionContext(mask: AttentionMask(causal: true, keyPadding: padding), memory: mem)).output }
+            let grads = gradients(of: (out * seed).sum(), withRespectTo: [input, mem] + parameters.map(\.value))
+            return [out.detached()] + grads
+        }
+        let chunked = run(chunk: 40), whole = run(chunk: .max)
+        // The key bias's gradient is zero up to rounding (a per-row constant in the scores), so it is compared absolutely.
+        for (a, b) in zip(chunked, whole) { #expect(relativeError(a, b) < 1e-5 || maxAbsoluteDifference(a, b) < 1e-6) }
+    }
+
     @Test("the registry builds 'adaptive_span' with its options; key positions are shared by the layers of a model unless disabled")
     func registry() throws {
         #expect(AttentionRegistry.names.contains("adaptive_span"))
