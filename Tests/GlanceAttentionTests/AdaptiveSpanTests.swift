@@ -192,23 +192,14 @@ import Testing
 
     @Test("bad options throw an error naming the option")
     func invalidConfiguration() throws {
-        func expectField(_ field: String, _ json: String, modelDimensions: Int = 8, heads: Int = 2) {
-            var generator = RandomGenerator(seed: 0)
-            #expect {
-                _ = try attentionLayer(json, modelDimensions: modelDimensions, heads: heads, generator: &generator)
-            } throws: { error in
-                guard let error = error as? AttentionConfigurationError else { return false }
-                return error.field == field && error.description.contains(field)
-            }
-        }
-        expectField("span", #"{"type": "adaptive_span", "span": 0}"#)
-        expectField("ramp", #"{"type": "adaptive_span", "ramp": 0}"#)
-        expectField("ramp", #"{"type": "adaptive_span", "ramp": -3}"#)
-        expectField("init", #"{"type": "adaptive_span", "init": 1.5}"#)
-        expectField("init", #"{"type": "adaptive_span", "init": -0.1}"#)
-        expectField("loss_coefficient", #"{"type": "adaptive_span", "loss_coefficient": -1}"#)
-        expectField("spans", #"{"type": "adaptive_span", "spans": 3}"#)
-        expectField("heads", #""adaptive_span""#, heads: 0)
-        expectField("d_model", #""adaptive_span""#, modelDimensions: 7)
+        expectOptionError("span", #"{"type": "adaptive_span", "span": 0}"#)
+        expectOptionError("ramp", #"{"type": "adaptive_span", "ramp": 0}"#)
+        expectOptionError("ramp", #"{"type": "adaptive_span", "ramp": -3}"#)
+        expectOptionError("init", #"{"type": "adaptive_span", "init": 1.5}"#)
+        expectOptionError("init", #"{"type": "adaptive_span", "init": -0.1}"#)
+        expectOptionError("loss_coefficient", #"{"type": "adaptive_span", "loss_coefficient": -1}"#)
+        expectOptionError("spans", #"{"type": "adaptive_span", "spans": 3}"#)
+        expectOptionError("heads", #""adaptive_span""#, heads: 0)
+        expectOptionError("d_model", #""adaptive_span""#, modelDimensions: 7)
     }
 }

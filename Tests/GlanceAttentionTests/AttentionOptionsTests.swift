@@ -11,6 +11,18 @@ func attentionLayer(_ json: String, modelDimensions: Int = 8, heads: Int = 2, ma
     return try configuration.make(shape: shape, build: AttentionBuild(required: required), generator: &generator)
 }
 
+/// Expects building the layer of `json` to throw an AttentionConfigurationError that names `field`.
+func expectOptionError(_ field: String, _ json: String, modelDimensions: Int = 8, heads: Int = 2,
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+    var generator = RandomGenerator(seed: 0)
+    #expect(sourceLocation: sourceLocation) {
+        _ = try attentionLayer(json, modelDimensions: modelDimensions, heads: heads, generator: &generator)
+    } throws: { error in
+        guard let error = error as? AttentionConfigurationError else { return false }
+        return error.field == field && error.description.contains(field)
+    }
+}
+
 /// Decoding, validation and documentation of the mechanisms' options.
 @Suite struct AttentionOptionsTests {
     @Test("an option of another mechanism is an error naming the option and the mechanism")

@@ -222,21 +222,12 @@ import Testing
 
     @Test("bad configurations throw an error naming the field")
     func invalidConfiguration() throws {
-        func expectField(_ field: String, _ json: String, modelDimensions: Int = 8, heads: Int = 2) {
-            var generator = RandomGenerator(seed: 0)
-            #expect {
-                _ = try attentionLayer(json, modelDimensions: modelDimensions, heads: heads, generator: &generator)
-            } throws: { error in
-                guard let error = error as? AttentionConfigurationError else { return false }
-                return error.field == field && error.description.contains(field)
-            }
-        }
-        expectField("qk_kernel", #"{"type": "logsparse", "qk_kernel": 0}"#)
-        expectField("qk_kernel", #"{"type": "logsparse", "qk_kernel": -2}"#)
-        expectField("window", #"{"type": "logsparse", "window": -1}"#)
-        expectField("subsequence", #"{"type": "logsparse", "subsequence": 0}"#)
-        expectField("heads", #""logsparse""#, heads: 0)
-        expectField("d_model", #""logsparse""#, modelDimensions: 7)
+        expectOptionError("qk_kernel", #"{"type": "logsparse", "qk_kernel": 0}"#)
+        expectOptionError("qk_kernel", #"{"type": "logsparse", "qk_kernel": -2}"#)
+        expectOptionError("window", #"{"type": "logsparse", "window": -1}"#)
+        expectOptionError("subsequence", #"{"type": "logsparse", "subsequence": 0}"#)
+        expectOptionError("heads", #""logsparse""#, heads: 0)
+        expectOptionError("d_model", #""logsparse""#, modelDimensions: 7)
     }
 
     @Test("the registry builds 'logsparse' with its settings; the index lists are cached per length")
