@@ -1,30 +1,45 @@
 import Foundation
 import GlanceModels
 
-/// The data section of a run's configuration; it also knows what the data needs of the model.
+/// The model section of a run's configuration: a strict section with defaults (a run that
+/// names no model gets `init()`) that can say what one training step needs in memory.
+public protocol RunModelConfiguration: StrictConfigurationSection, Equatable, Sendable {
+    /// The default model.
+    init()
+    /// An estimate of one training step's memory; `field` names the batch size in errors.
+    func trainingMemory(microBatch: Int, field: String) -> MemoryEstimate
+}
+
+extension LanguageModelConfiguration: RunModelConfiguration {}
+
+/// The data section of a run's configuration; it names the model section that reads the
+/// data and knows what the data needs of it.
 public protocol RunDataConfiguration: StrictConfigurationSection, Equatable {
+    /// The model section of runs on this data.
+    associatedtype Model: RunModelConfiguration = LanguageModelConfiguration
     /// The run folder when the configuration names none.
     static var defaultOutput: String { get }
     /// Checks this section and the model that reads the data.
-    func validate(model: LanguageModelConfiguration) throws
+    func validate(model: Model) throws
 }
 
 /// Everything a training command needs: the model, the optimization, the data and where to
-/// write. JSON keys are snake_case; unknown keys are rejected.
+/// write. The data section decides the model section's type. JSON keys are snake_case;
+/// unknown keys are rejected.
 public struct RunConfiguration<DataSection: RunDataConfiguration>: StrictConfigurationSection, Equatable, Sendable {
-    public var model: LanguageModelConfiguration
+    public var model: DataSection.Model
     public var training: OptimizationConfiguration
     public var data: DataSection
     /// Run folder for checkpoints, logs and the trained model.
     public var output: String
 
     public static var fields: [String: (any StrictConfigurationSection.Type)?] {
-        ["model": LanguageModelConfiguration.self, "training": OptimizationConfiguration.self, "data": DataSection.self, "output": nil]
+        ["model": DataSection.Model.self, "training": OptimizationConfiguration.self, "data": DataSection.self, "output": nil]
     }
 
     enum CodingKeys: String, CodingKey { case model, training, data, output }
 
-    public init(model: LanguageModelConfiguration = .init(), training: OptimizationConfiguration = .init(),
+    public init(model: DataSection.Model = .init(), training: OptimizationConfiguration = .init(),
                 data: DataSection, output: String = DataSection.defaultOutput) {
         self.model = model
         self.training = training
@@ -34,7 +49,7 @@ public struct RunConfiguration<DataSection: RunDataConfiguration>: StrictConfigu
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        model = try c.value(.model, default: LanguageModelConfiguration())
+        model = try c.value(.model, default: DataSection.Model())
         training = try c.value(.training, default: OptimizationConfiguration())
         data = try c.decode(DataSection.self, forKey: .data)
         output = try c.value(.output, default: DataSection.defaultOutput)
