@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
         abstract: "Time one attention layer: projections, attention and output projection.",
         discussion: """
         Prints medians over --repeat runs after one warm-up. With --json, one JSON object per \
-        length with mechanism, options, length, batch, heads, head_dim, causal, global_tokens, \
+        length with mechanism, options, length, batch, heads, head_dim, causal, global_tokens, memory, \
         forward_ms, backward_ms (forward + backward, null without --backward), peak_rss_bytes \
         and threads. `glance mechanisms` lists every mechanism's options.
         """
@@ -32,6 +32,8 @@ struct Bench: ParsableCommand {
     @Flag(help: "Causal (autoregressive) masking.") var causal = false
     @Option(name: .customLong("global-tokens"), help: "Make the first G positions global tokens (mechanisms that support them).")
     var globalTokens = 0
+    @Option(parsing: .unconditional, help: "Hidden states of earlier segments every query also sees (mechanisms with a memory: transformer_xl, adaptive_span); no gradient flows into them.")
+    var memory = 0
     @Flag(help: "Also time forward + backward.") var backward = false
     @Option(help: "Timed runs per configuration (the median is reported).") var `repeat` = 5
     @Flag(help: "Print JSON lines.") var json = false
@@ -72,6 +74,10 @@ struct Bench: ParsableCommand {
             throw ValidationError("\(flag) applies to a whole stack: add --model-depth L")
         }
         let lengths = try lengths()
+        guard memory >= 0 && memory <= Self.sizeLimit else { throw ValidationError("--memory must be in 0…\(Self.sizeLimit), got \(memory)") }
+        if memory > 0, let flag = [(modelDepth != nil, "--model-depth"), (fidelity, "--fidelity")].first(where: \.0)?.1 {
+            throw ValidationError("--memory applies to the timing of one layer, not to \(flag)")
+        }
         guard globalTokens >= 0 else { throw ValidationError("--global-tokens must be at least 0, got \(globalTokens)") }
         if let n = lengths.first(where: { $0 < globalTokens }) {
             throw ValidationError("--global-tokens \(globalTokens) exceeds --length \(n): the global tokens are the first G positions")
@@ -134,6 +140,7 @@ struct Bench: ParsableCommand {
     var required: AttentionCapabilities {
         var needed: AttentionCapabilities = causal ? .causal : .bidirectional
         if globalTokens > 0 { needed.insert(.globalTokens) }
+        if memory > 0 { needed.insert(.memory) }
         return needed
     }
 
@@ -150,17 +157,18 @@ struct Bench: ParsableCommand {
         return layer
     }
 
-    /// The attention context of the runs: the mask and `--global-tokens`.
-    func context(batch: Int, length n: Int) -> AttentionContext {
+    /// The attention context of the runs: the mask, `--global-tokens` and a random `--memory`.
+    func context(batch: Int, length n: Int, generator: inout RandomGenerator) -> AttentionContext {
         let rows = [[Bool]](repeating: (0..<n).map { $0 < globalTokens }, count: batch)
-        return AttentionContext(mask: AttentionMask(causal: causal), globalTokens: globalTokens > 0 ? rows : nil)
+        let states = memory > 0 ? Tensor.randomNormal(shape: [batch, memory, heads * headDim], generator: &generator) : nil
+        return AttentionContext(mask: AttentionMask(causal: causal), memory: states, globalTokens: globalTokens > 0 ? rows : nil)
     }
 
     /// The report fields every attention run shares: the mechanism, its options and the sizes.
     func commonFields(length n: Int) throws -> [(String, Any)] {
         let attention = try attentionConfiguration()
         return [("mechanism", attention.type), ("options", attention.optionsObject), ("length", n), ("batch", batch), ("heads", heads),
-                ("head_dim", headDim), ("causal", causal), ("global_tokens", globalTokens)]
+                ("head_dim", headDim), ("causal", causal), ("global_tokens", globalTokens), ("memory", memory)]
     }
 
     /// The largest size any flag accepts (the memory of the run is the caller's to judge).

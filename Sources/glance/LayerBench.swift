@@ -9,7 +9,7 @@ extension Bench {
             var generator = RandomGenerator(seed: 0)
             let layer = try makeLayer(length: n, generator: &generator)
             let input = Tensor.randomNormal(shape: [batch, n, heads * headDim], generator: &generator)
-            let context = context(batch: batch, length: n)
+            let context = context(batch: batch, length: n, generator: &generator)
             let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { layer.attend(input, context: context).output } }
             var backwardTime: Double? = nil
             if backward {

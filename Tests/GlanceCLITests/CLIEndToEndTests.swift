@@ -210,8 +210,8 @@ func safetensorsMetadata(_ url: URL) throws -> [String: String] {
         #expect(result.status == 0, "\(result)")
         let lines = result.standardOutput.split(separator: "\n")
         #expect(lines.count == 2, "\(result)")
-        let keys: Set = ["mechanism", "options", "length", "batch", "heads", "head_dim", "causal", "global_tokens", "forward_ms", "backward_ms",
-                         "peak_rss_bytes", "threads"]
+        let keys: Set = ["mechanism", "options", "length", "batch", "heads", "head_dim", "causal", "global_tokens", "memory", "forward_ms",
+                         "backward_ms", "peak_rss_bytes", "threads"]
         for (line, length) in zip(lines, [64, 32]) {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
             #expect(Set(object.keys) == keys, "\(line)")

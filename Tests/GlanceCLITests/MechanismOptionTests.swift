@@ -38,6 +38,9 @@ import Testing
         (["--mechanism", "longformer", "--global-tokens", "65"], "--global-tokens"),
         (["--mechanism", "longformer", "--global-tokens", "2", "--causal"], "--global-tokens"),
         (["--mechanism", "full", "--global-tokens", "2"], "the full attention mechanism does not support global tokens"),
+        (["--mechanism", "performer", "--memory", "8"], "the performer attention mechanism does not support memory"),
+        (["--mechanism", "full", "--memory", "-1"], "--memory"),
+        (["--mechanism", "full", "--memory", "8", "--fidelity"], "--memory applies to the timing of one layer"),
         (["--mechanism", "reformer", "--reversible"], "--model-depth"),
         (["--mechanism", "reformer", "--model-depth", "0"], "--model-depth"),
         (["--mechanism", "reformer", "--model-depth", "2", "--feed-forward-chunk", "0"], "--feed-forward-chunk"),
@@ -65,6 +68,9 @@ import Testing
          #"{"dilation":[1,1,1,1,2,2,2,2],"window":8}"#),
         (["--attention", #"{"type": "performer", "features": 16, "kernel": "relu"}"#], #"{"features":16,"kernel":"relu","orthogonal":true}"#),
         (["--mechanism", "full"], "{}"),
+        (["--mechanism", "transformer_xl", "--memory", "32", "--causal"], #"{"same_length":false}"#),
+        (["--mechanism", "adaptive_span", "--option", "span=48", "--memory", "16", "--causal"],
+         #"{"init":0,"loss_coefficient":2e-06,"ramp":32,"shared_key_positions":true,"span":48}"#),
     ])
     func benchRuns(_ options: [String], _ reported: String) throws {
         let workspace = try Workspace()
@@ -72,8 +78,8 @@ import Testing
         let result = try glance(["bench", "--length", "64", "--repeat", "1", "--backward", "--json"] + options, in: workspace.folder)
         try #require(result.status == 0, "\(result)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
-        for key in ["mechanism", "options", "length", "batch", "heads", "head_dim", "causal", "global_tokens", "forward_ms", "backward_ms",
-                    "peak_rss_bytes", "threads"] {
+        for key in ["mechanism", "options", "length", "batch", "heads", "head_dim", "causal", "global_tokens", "memory", "forward_ms",
+                    "backward_ms", "peak_rss_bytes", "threads"] {
             #expect(object[key] != nil, "missing \(key) in \(result.standardOutput)")
         }
         let usedOptions = try JSONSerialization.data(withJSONObject: try #require(object["options"]), options: [.sortedKeys])
