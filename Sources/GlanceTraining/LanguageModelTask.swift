@@ -68,6 +68,7 @@ public final class LanguageModelTask: TrainingTask {
     public func validationMetrics() -> [Metric] {
         let loss = evaluate(.valid)
         return [Metric("loss", Double(loss)), Metric("bpc", Double(loss / Float(M_LN2)))]
+            + model.blocks.spanMetrics.map { Metric($0.name, Double($0.value)) }
     }
 
     /// Mean next-byte loss (nats) over the evaluation windows of a split, or with a memory

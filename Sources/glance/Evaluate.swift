@@ -4,7 +4,8 @@ import GlanceData
 import GlanceModels
 import GlanceTraining
 
-/// `glance eval`: bits per character of a trained model on a corpus split.
+/// `glance eval`: bits per character of a trained model on a corpus split, and the spans an
+/// Adaptive Span model learned.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval", abstract: "Report bits per character of a trained run on a split.")
 
@@ -35,5 +36,8 @@ struct Evaluate: ParsableCommand {
             ? "all \(bytes) bytes as one stream of \(configuration.model.context)-byte segments with memory"
             : "\(configuration.training.evalWindows) windows of \(configuration.model.context) bytes"
         print(String(format: "%@ bpc %.4f (loss %.4f nats, step %d, %@)", split, loss / Float(M_LN2), loss, trainer.step, read))
+        for (layer, spans) in trainer.model.blocks.learnedSpans.enumerated() {
+            if let spans { print("layer \(layer) learned spans (positions, per head): " + spans.map { String(format: "%.1f", $0) }.joined(separator: " ")) }
+        }
     }
 }
