@@ -180,6 +180,8 @@ public struct AdaptiveSpanOptions: AttentionOptions {
         AttentionOptionDocumentation("init", "number", default: "0", "Initial span ratio z of every head, in [0, 1] (span = z·S)."),
         AttentionOptionDocumentation("loss_coefficient", "number", default: "2e-6", "Weight of the span penalty coefficient × S × mean(z) added to the training loss."),
         AttentionOptionDocumentation("shared_key_positions", "boolean", default: "true", "One learned key position table for all layers (as in the paper) instead of one per layer."),
+        AttentionOptionDocumentation("cache", "boolean", default: "false",
+                                     "Carry each layer's last W − 1 hidden states (W: the window its current spans reach, at most S) from segment to segment, training on contiguous streams as the authors do; the cache shrinks with the spans."),
     ]
 
     /// S (nil: the maximum length).
@@ -188,26 +190,30 @@ public struct AdaptiveSpanOptions: AttentionOptions {
     public var initialRatio: Float
     public var lossCoefficient: Float
     public var sharedKeyPositions: Bool
+    /// Whether a language model carries each layer's last W − 1 hidden states from segment to segment.
+    public var cache: Bool
 
     public init() { self.init(span: nil) }
 
-    public init(span: Int? = nil, ramp: Int = 32, initialRatio: Float = 0, lossCoefficient: Float = 2e-6, sharedKeyPositions: Bool = true) {
+    public init(span: Int? = nil, ramp: Int = 32, initialRatio: Float = 0, lossCoefficient: Float = 2e-6, sharedKeyPositions: Bool = true,
+                cache: Bool = false) {
         self.span = span
         self.ramp = ramp
         self.initialRatio = initialRatio
         self.lossCoefficient = lossCoefficient
         self.sharedKeyPositions = sharedKeyPositions
+        self.cache = cache
     }
 
     enum CodingKeys: String, CodingKey {
-        case span, ramp, initialRatio = "init", lossCoefficient = "loss_coefficient", sharedKeyPositions = "shared_key_positions"
+        case span, ramp, initialRatio = "init", lossCoefficient = "loss_coefficient", sharedKeyPositions = "shared_key_positions", cache
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(span: try c.decodeIfPresent(Int.self, forKey: .span), ramp: try c.option(.ramp, default: 32),
                   initialRatio: try c.option(.initialRatio, default: 0), lossCoefficient: try c.option(.lossCoefficient, default: 2e-6),
-                  sharedKeyPositions: try c.option(.sharedKeyPositions, default: true))
+                  sharedKeyPositions: try c.option(.sharedKeyPositions, default: true), cache: try c.option(.cache, default: false))
     }
 
     public func validate(for shape: AttentionShape) throws {

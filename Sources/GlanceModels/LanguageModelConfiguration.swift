@@ -128,7 +128,7 @@ public struct LanguageModelConfiguration: StrictConfigurationSection, Equatable,
                                           reason: "must be 'none' with transformer_xl attention (its relative position term replaces absolute positions), got '\(positions)'")
         }
         if reversible && memoryLength > 0 {
-            throw ConfigurationValueError(field: "model.reversible", reason: "cannot be used with a Transformer-XL memory (mem_len \(memoryLength)): the memory keeps each layer's input, a reversible stack has two")
+            throw ConfigurationValueError(field: "model.reversible", reason: "cannot be used with a memory (transformer_xl's mem_len or adaptive_span's cache): the memory keeps each layer's input, a reversible stack has two")
         }
         if reversible && block == .postLN {
             throw ConfigurationValueError(field: "model.block", reason: "must be 'pre-ln' with reversible layers (each block's branches read LN of their input), got 'post-ln'")

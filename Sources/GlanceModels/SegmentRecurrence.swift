@@ -3,16 +3,24 @@ import GlanceCore
 import GlanceNN
 
 extension LanguageModelConfiguration {
-    /// Transformer-XL's `mem_len`: the hidden states each layer keeps from segment to segment
-    /// (0 for every other mechanism, and for transformer_xl without `mem_len`).
-    public var memoryLength: Int { (attention.options as? TransformerXLOptions)?.memoryLength ?? 0 }
+    /// The most hidden states a layer keeps from segment to segment: Transformer-XL's
+    /// `mem_len`, or S − 1 for Adaptive Span with `cache` (each layer keeps the W − 1 its
+    /// current spans reach); 0 for every other mechanism. A model with a memory trains on
+    /// contiguous streams of segments.
+    public var memoryLength: Int {
+        switch attention.options {
+        case let options as TransformerXLOptions: options.memoryLength ?? 0
+        case let options as AdaptiveSpanOptions where options.cache: (options.span ?? context) - 1
+        default: 0
+        }
+    }
 }
 
 /// What a forward pass with segment-level recurrence returns.
 public struct SegmentOutput: @unchecked Sendable {
     /// Next-token logits [batch, length, vocabulary], with the blocks' auxiliary loss.
     public var logits: AttentionOutput
-    /// Per layer, the memory of the next segment [batch, ≤ mem_len, d_model] (no gradient).
+    /// Per layer, the memory of the next segment [batch, ≤ memory length, d_model] (no gradient).
     public var memories: [Tensor]
 }
 
@@ -20,25 +28,31 @@ extension CharacterLanguageModel {
     /// The hidden states each layer keeps from segment to segment (``LanguageModelConfiguration/memoryLength``).
     public var memoryLength: Int { configuration.memoryLength }
 
-    /// Transformer-XL's segment-level recurrence: block l attends causally over
-    /// [`memories[l]`; its input] with the relative encodings of all those keys (shared by every
-    /// layer), and the new memory of layer l is the last `mem_len` positions of
-    /// [`memories[l]`; layer l's input], detached (layer 0's input is the embedding output).
-    /// `memories` is empty for the first segment, else one [batch, M, d_model] per layer.
+    /// Segment-level recurrence (Transformer-XL's, and Adaptive Span's cache): block l attends
+    /// causally over [`memories[l]`; its input] (a relative-position mechanism with the
+    /// encodings of all those keys), and the new memory of layer l is the last positions of
+    /// [`memories[l]`; layer l's input] that it keeps (``keptStates(layer:)``), detached
+    /// (layer 0's input is the embedding output). `memories` is empty for the first segment,
+    /// else one [batch, M_l, d_model] per layer.
     public func forward(_ ids: IndexTensor, memories: [Tensor]) -> SegmentOutput {
         precondition(ids.shape.count == 2, "token ids must be [batch, length], got \(ids.shape)")
         precondition(ids.shape[1] <= configuration.context, "segment of \(ids.shape[1]) exceeds the model context \(configuration.context)")
         precondition(!blocks.reversible, "segment-level recurrence needs a non-reversible stack")
-        precondition(memories.isEmpty || (memories.count == blocks.count && memories.allSatisfy { $0.shape == memories[0].shape }),
-                     "one memory of one shape per layer (\(blocks.count) layers), got \(memories.map(\.shape))")
-        let memoryCount = memories.first?.shape[1] ?? 0
-        let encodings = transformerXLRelativeEncodings(keys: memoryCount + ids.shape[1], dimensions: configuration.modelDimensions)
+        precondition(memories.isEmpty || (memories.count == blocks.count && memories.allSatisfy { $0.rank == 3 && $0.shape[0] == ids.shape[0] }),
+                     "one [batch, M, d_model] memory per layer (\(blocks.count) layers, batch \(ids.shape[0])), got \(memories.map(\.shape))")
+        var encodings: [Int: RelativePositionEncoding] = [:]
         var hidden = AttentionOutput(input(ids))
         var next: [Tensor] = []
         for (layer, block) in blocks.enumerated() {
             let memory = memories.isEmpty ? nil : memories[layer]
-            next.append(lastStates(of: memory, then: hidden.output))
-            let step = block.forward(hidden.output, context: AttentionContext(mask: .causal, memory: memory, relativePositions: encodings))
+            next.append(lastStates(of: memory, then: hidden.output, keeping: keptStates(layer: layer)))
+            var context = AttentionContext(mask: .causal, memory: memory)
+            if block.attention.capabilities.contains(.relativePositions) {
+                let keys = (memory?.shape[1] ?? 0) + ids.shape[1]
+                context.relativePositions = encodings[keys] ?? transformerXLRelativeEncodings(keys: keys, dimensions: configuration.modelDimensions)
+                encodings[keys] = context.relativePositions
+            }
+            let step = block.forward(hidden.output, context: context)
             hidden = AttentionOutput(step.output, auxiliaryLoss: summing(hidden.auxiliaryLoss, step.auxiliaryLoss))
         }
         hidden.output = head(hidden.output)
@@ -52,12 +66,18 @@ extension CharacterLanguageModel {
         return (result.logits.addingAuxiliaryLoss(to: crossEntropy(logits: logits, targets: targets)), result.memories)
     }
 
-    /// The last `memoryLength` positions of [memory; states], without gradient.
-    private func lastStates(of memory: Tensor?, then states: Tensor) -> Tensor {
+    /// The hidden states layer `layer` keeps for the next segment: an Adaptive Span layer the
+    /// W − 1 its current spans reach (keys beyond are never computed), any other `memoryLength`.
+    public func keptStates(layer: Int) -> Int {
+        (blocks.layers[layer].attention as? AdaptiveSpanAttention).map { Swift.min($0.window - 1, memoryLength) } ?? memoryLength
+    }
+
+    /// The last `count` positions of [memory; states], without gradient.
+    private func lastStates(of memory: Tensor?, then states: Tensor, keeping count: Int) -> Tensor {
         withoutGradients {
             let all = memory.map { concatenate([$0, states], alongAxis: 1) } ?? states
-            let count = all.shape[1]
-            return all.sliced(alongAxis: 1, Swift.max(0, count - memoryLength)..<count).detached()
+            let length = all.shape[1]
+            return all.sliced(alongAxis: 1, Swift.max(0, length - count)..<length).detached()
         }
     }
 }

@@ -8,7 +8,7 @@ import GlanceNN
 /// training windows at random offsets of train.txt, validation on the first `eval_windows`
 /// windows of valid.txt (loss and bits per byte).
 ///
-/// A model with a Transformer-XL memory (`mem_len` > 0) trains instead on ``SegmentStreams``
+/// A model with a memory (Transformer-XL's `mem_len`, Adaptive Span's `cache`) trains instead on ``SegmentStreams``
 /// of train.txt (one stream per batch row, the next segment of each at every step, starting
 /// over at the end) and carries each layer's memory from step to step (`carried` keys
 /// `memory.<layer>`); it is evaluated on the whole split as one stream of segments with memory.

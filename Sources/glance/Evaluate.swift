@@ -11,7 +11,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "The run's training configuration (JSON).") var config: String
     @Option(help: "Split to evaluate: train, valid or test.") var split = "test"
-    @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows); a model with a Transformer-XL memory reads the whole split.") var windows: Int?
+    @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows); a model with a memory (transformer_xl's mem_len, adaptive_span's cache) reads the whole split.") var windows: Int?
     @Option(help: "The run folder, when training overrode the config's output.") var output: String?
     @OptionGroup var compute: ComputeOptions
 

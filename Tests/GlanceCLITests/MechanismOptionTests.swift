@@ -70,7 +70,7 @@ import Testing
         (["--mechanism", "full"], "{}"),
         (["--mechanism", "transformer_xl", "--memory", "32", "--causal"], #"{"same_length":false}"#),
         (["--mechanism", "adaptive_span", "--option", "span=48", "--memory", "16", "--causal"],
-         #"{"init":0,"loss_coefficient":2e-06,"ramp":32,"shared_key_positions":true,"span":48}"#),
+         #"{"cache":false,"init":0,"loss_coefficient":2e-06,"ramp":32,"shared_key_positions":true,"span":48}"#),
     ])
     func benchRuns(_ options: [String], _ reported: String) throws {
         let workspace = try Workspace()

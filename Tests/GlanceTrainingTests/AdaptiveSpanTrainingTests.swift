@@ -51,3 +51,20 @@ import Testing
         #expect(!trainer.task.validationMetrics().contains { $0.name.hasPrefix("span_") })
     }
 }
+
+extension AdaptiveSpanTrainingTests {
+    @Test("with the cache, the model trains on contiguous streams and resumes exactly with its carried states")
+    func cacheResumesExactly() throws {
+        let folder = try makeTemporaryFolder()
+        defer { remove(folder) }
+        let corpus = try englishCorpus(in: folder.appendingPathComponent("corpus"))
+        let (losses, a, _) = try expectExactResume(half: 5) { name in
+            var c = try tinyTraining(corpus: corpus.folder, output: folder.appendingPathComponent(name), steps: 10, learningRate: 1e-2)
+            c.model = try tinyModel(#""positions": "none", "attention": {"type": "adaptive_span", "span": 24, "ramp": 4, "init": 1, "cache": true}"#)
+            return try LanguageModelTrainer(configuration: c, corpus: corpus)
+        }
+        #expect(a.model.memoryLength == 23)
+        #expect(a.carried[0]["memory.0"]?.shape == [8, 23, 16], "each stream carries the last W − 1 = 23 states")
+        #expect(losses[10]! < losses[1]!, "loss went from \(losses[1]!) to \(losses[10]!)")
+    }
+}
