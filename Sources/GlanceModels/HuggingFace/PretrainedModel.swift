@@ -9,6 +9,8 @@ public enum PretrainedModelType: String, CaseIterable, Sendable {
     case longformer
     /// `ReformerModelWithLMHead`: ``ReformerLanguageModel``.
     case reformer
+    /// `TransfoXLLMHeadModel` (transformers ≤ 4.57.6): ``TransfoXLLanguageModel``.
+    case transfoXL = "transfo-xl"
 
     /// The type of the model in `folder`, from its config.json. Throws a
     /// ``PretrainedCheckpointError`` when the file is missing or unreadable, or when its
@@ -37,6 +39,8 @@ public enum PretrainedCheckpointError: Error, CustomStringConvertible, Equatable
     /// model.safetensors holds tensors this model does not have (another architecture or head).
     case unexpectedWeights(path: String, keys: [String])
     case mismatchedWeight(path: String, key: String, expected: [Int], found: [Int])
+    /// Two keys of one shared (tied) weight hold different values.
+    case differingCopies(path: String, keys: [String])
 
     public var description: String {
         switch self {
@@ -47,6 +51,7 @@ public enum PretrainedCheckpointError: Error, CustomStringConvertible, Equatable
         case let .missingWeights(path, keys): "\(path) lacks \(keys.count) weight(s) of the model: \(Self.list(keys))"
         case let .unexpectedWeights(path, keys): "\(path) holds \(keys.count) weight(s) this model does not have: \(Self.list(keys))"
         case let .mismatchedWeight(path, key, expected, found): "\(path): '\(key)' has shape \(found), the model needs \(expected)"
+        case let .differingCopies(path, keys): "\(path): \(keys.joined(separator: " and ")) are one tied weight of the model but hold different values"
         }
     }
 
