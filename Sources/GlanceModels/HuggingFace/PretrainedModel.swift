@@ -76,6 +76,19 @@ func huggingFaceActivation(named name: String) throws -> Activation {
     }
 }
 
+/// A parameter key of a Glance model in Hugging Face's naming: the first prefix of `top` that
+/// starts `key` is replaced by its counterpart; a key under `blocks.<i>.` becomes
+/// `layers` + `<i>.` + the rest with its first matching prefix of `inBlock` replaced. Keys that
+/// match neither come back unchanged.
+func huggingFaceKey(for key: String, top: [(String, String)], inBlock: [(String, String)], layers: String) -> String {
+    if let (from, to) = top.first(where: { key.hasPrefix($0.0) }) { return to + key.dropFirst(from.count) }
+    let parts = key.split(separator: ".", maxSplits: 2)
+    guard parts.count == 3, parts[0] == "blocks", Int(parts[1]) != nil else { return key }
+    let rest = String(parts[2])
+    guard let (from, to) = inBlock.first(where: { rest.hasPrefix($0.0) }) else { return key }
+    return layers + "\(parts[1])." + to + rest.dropFirst(from.count)
+}
+
 /// Reading the files of a model folder as `save_pretrained` writes it.
 enum PretrainedCheckpoint {
     /// The JSON object in `url`; errors name the file.

@@ -81,17 +81,12 @@ public final class TransfoXLLanguageModel: Module {
                    ("contentBias", "transformer.r_w_bias"), ("positionBias", "transformer.r_r_bias"),
                    ("softmax.outputs.", "crit.out_layers."), ("softmax.projections.", "crit.out_projs."),
                    ("softmax.clusterWeight", "crit.cluster_weight"), ("softmax.clusterBias", "crit.cluster_bias")]
-        if let (from, to) = top.first(where: { key.hasPrefix($0.0) }) { return to + key.dropFirst(from.count) }
         let inBlock = [("attentionNorm.", "dec_attn.layer_norm."), ("attention.queryKeyValue.", "dec_attn.qkv_net."),
                        ("attention.position.", "dec_attn.r_net."), ("attention.output.", "dec_attn.o_net."),
                        ("attention.contentBias", "dec_attn.r_w_bias"), ("attention.positionBias", "dec_attn.r_r_bias"),
                        ("feedForwardNorm.", "pos_ff.layer_norm."), ("feedForward.input.", "pos_ff.CoreNet.0."),
                        ("feedForward.output.", "pos_ff.CoreNet.3.")]
-        let parts = key.split(separator: ".", maxSplits: 2)
-        guard parts.count == 3, parts[0] == "blocks", Int(parts[1]) != nil else { return key }
-        let rest = String(parts[2])
-        guard let (from, to) = inBlock.first(where: { rest.hasPrefix($0.0) }) else { return key }
-        return "transformer.layers.\(parts[1])." + to + rest.dropFirst(from.count)
+        return GlanceModels.huggingFaceKey(for: key, top: top, inBlock: inBlock, layers: "transformer.layers.")
     }
 
     /// Hugging Face tensors that loading skips: the sinusoid's frequencies, a buffer that
