@@ -31,10 +31,12 @@ public final class RelativeMultiHeadAttention: Module, AttentionMechanism {
     public let sameLength: Int?
 
     /// Projections from N(0, `standardDeviation`²) when given, else PyTorch's default uniform;
-    /// u and v from N(0, (`standardDeviation` ?? 0.02)²), as Transformer-XL's init. The
-    /// shared-across-layers u and v (`untie_r` false) are not offered yet.
+    /// u and v from N(0, (`standardDeviation` ?? 0.02)²), as Transformer-XL's init, or
+    /// `sharedBiases` ([heads, headDimensions] each), held by identity so that layers given the
+    /// same pair share u and v (`untie_r` false).
     public init(modelDimensions: Int, heads: Int, headDimensions: Int? = nil, clampLength: Int? = nil, sameLength: Int? = nil,
-                standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil, generator: inout RandomGenerator) throws {
+                standardDeviation: Float? = nil, outputStandardDeviation: Float? = nil,
+                sharedBiases: (content: Parameter, position: Parameter)? = nil, generator: inout RandomGenerator) throws {
         let size = try headSize(modelDimensions: modelDimensions, heads: heads, headDimensions: headDimensions)
         try requireOption(clampLength, atLeast: 0, "clamp_len")
         try requireOption(sameLength, atLeast: 1, "mem_len")
@@ -43,9 +45,15 @@ public final class RelativeMultiHeadAttention: Module, AttentionMechanism {
         position = Linear(modelDimensions, width, bias: false, standardDeviation: standardDeviation, generator: &generator)
         output = Linear(width, modelDimensions, bias: false, standardDeviation: outputStandardDeviation ?? standardDeviation,
                         generator: &generator)
-        let biasDeviation = standardDeviation ?? 0.02
-        contentBias = Parameter(.randomNormal(shape: [heads, size], standardDeviation: biasDeviation, generator: &generator))
-        positionBias = Parameter(.randomNormal(shape: [heads, size], standardDeviation: biasDeviation, generator: &generator))
+        if let sharedBiases {
+            precondition(sharedBiases.content.shape == [heads, size] && sharedBiases.position.shape == [heads, size],
+                         "shared u and v must be [\(heads), \(size)], got \(sharedBiases.content.shape) and \(sharedBiases.position.shape)")
+            (contentBias, positionBias) = sharedBiases
+        } else {
+            let biasDeviation = standardDeviation ?? 0.02
+            contentBias = Parameter(.randomNormal(shape: [heads, size], standardDeviation: biasDeviation, generator: &generator))
+            positionBias = Parameter(.randomNormal(shape: [heads, size], standardDeviation: biasDeviation, generator: &generator))
+        }
         self.heads = heads
         self.headDimensions = size
         self.clampLength = clampLength

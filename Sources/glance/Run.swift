@@ -3,10 +3,10 @@ import Foundation
 import GlanceCore
 import GlanceModels
 
-/// `glance run`: runs a Hugging Face checkpoint (Longformer or Reformer) on token ids.
+/// `glance run`: runs a Hugging Face checkpoint (Longformer, Reformer or Transformer-XL) on token ids.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a Hugging Face model folder (Longformer or Reformer) on token ids and write its outputs.",
+        abstract: "Run a Hugging Face model folder (Longformer, Reformer or Transformer-XL) on token ids and write its outputs.",
         discussion: """
         --model is a folder with config.json and model.safetensors, as save_pretrained writes \
         it; config.json's model_type picks the model (\(PretrainedModelType.allCases.map(\.rawValue).joined(separator: ", "))). \
@@ -28,6 +28,14 @@ struct Run: ParsableCommand {
         attention_head_size, num_hashes, num_buckets/2 summed over factors]. With num_buckets \
         null the buckets are chosen from the padded input length, as Hugging Face does on its \
         first forward.
+
+        - transfo-xl (TransfoXLLMHeadModel of transformers ≤ 4.57.6, e.g. transfo-xl-wt103 \
+        converted to safetensors): log_probs [batch, n, vocab_size] (Hugging Face's \
+        prediction_scores) and the memories for the next segment, mems.<i> [batch, M, d_model] \
+        per layer i (batch first, M ≤ mem_len). --mems continues from a file of such memories \
+        (e.g. this command's output for the previous segment). Without --mems a first segment \
+        starts from mem_len zero vectors per layer, as Hugging Face does (--memory-start zeros), \
+        or from no memory, as the authors' code does (--memory-start empty).
         """
     )
 
@@ -39,6 +47,10 @@ struct Run: ParsableCommand {
     var globalAttention: String?
     @Option(help: "Reformer: a safetensors file of LSH rotations, one tensor per LSH layer under 'layers.<i>' (default: drawn from hash_seed or seed 0).")
     var rotations: String?
+    @Option(help: "Transformer-XL: a safetensors file of memories to continue from, 'mems.<i>' [batch, M, d_model] per layer (e.g. the previous segment's output; other tensors are ignored).")
+    var mems: String?
+    @Option(name: .customLong("memory-start"), help: "Transformer-XL without --mems: 'zeros' (mem_len zero vectors, Hugging Face's) or 'empty' (no memory, the authors').")
+    var memoryStart: String = TransfoXLMemoryStart.zeros.rawValue
     @Option(help: "The safetensors file to write.") var output: String
     @OptionGroup var compute: ComputeOptions
 
@@ -85,7 +97,10 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         _ = try inputs()
-        let inputFiles = ["config.json", "model.safetensors"].map { URL(fileURLWithPath: model).appendingPathComponent($0).path } + [rotations].compactMap { $0 }
+        guard TransfoXLMemoryStart(rawValue: memoryStart) != nil else {
+            throw ValidationError("--memory-start must be \(TransfoXLMemoryStart.allCases.map(\.rawValue).joined(separator: " or ")), got '\(memoryStart)'")
+        }
+        let inputFiles = ["config.json", "model.safetensors"].map { URL(fileURLWithPath: model).appendingPathComponent($0).path } + [rotations, mems].compactMap { $0 }
         func resolved(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
         if let input = inputFiles.first(where: { resolved($0) == resolved(output) }) {
             throw ValidationError("--output \(output) is the input file \(input): choose another path")
@@ -100,14 +115,60 @@ struct Run: ParsableCommand {
         switch try PretrainedModelType.of(folder: folder) {
         case .longformer:
             if rotations != nil { throw ValidationError("--rotations applies to Reformer models only; \(model) is a Longformer") }
+            try refuseMemories(forA: "Longformer")
             let encoder = try LongformerEncoder.load(folder: folder)
             outputs = ["last_hidden_state": try withoutGradients { try encoder(inputIDs: ids, attentionMask: mask, globalAttention: global) }]
         case .reformer:
             if global != nil { throw ValidationError("--global-attention applies to Longformer models only; \(model) is a Reformer") }
+            try refuseMemories(forA: "Reformer")
             outputs = try runReformer(folder: folder, ids: ids, mask: mask)
+        case .transfoXL:
+            for (flag, given) in [("--global-attention", global != nil), ("--attention-mask", mask != nil), ("--rotations", rotations != nil)] where given {
+                throw ValidationError("\(flag) does not apply to Transformer-XL models (\(model))")
+            }
+            outputs = try runTransfoXL(folder: folder, ids: ids)
         }
         try SafeTensors.write(outputs, metadata: ["model": model, "producer": "glance run"], to: URL(fileURLWithPath: output))
         print("wrote \(output): " + outputs.keys.sorted().map { "\($0) \(outputs[$0]!.shape)" }.joined(separator: ", "))
+    }
+
+    /// --mems and --memory-start are Transformer-XL's.
+    func refuseMemories(forA kind: String) throws {
+        if mems != nil || memoryStart != TransfoXLMemoryStart.zeros.rawValue {
+            throw ValidationError("--mems and --memory-start apply to Transformer-XL models only; \(model) is a \(kind)")
+        }
+    }
+
+    /// log_probs and the next memories (mems.<i>) of a Transformer-XL folder, after the memories of --mems when given.
+    func runTransfoXL(folder: URL, ids: [[Int]]) throws -> [String: Tensor] {
+        let transfoXL = try TransfoXLLanguageModel.load(folder: folder)
+        let unread = try TransfoXLConfiguration.unrecognizedFields(inFolder: folder)
+        if !unread.isEmpty { printError("note: config.json fields Glance does not read: \(unread.joined(separator: ", "))") }
+        var memories: [Tensor]? = nil
+        if let mems {
+            let url = URL(fileURLWithPath: mems)
+            guard FileManager.default.fileExists(atPath: url.path) else { throw CommandFailure("--mems: \(mems) does not exist") }
+            let stored = try SafeTensors.read(from: url).tensors
+            let layers = transfoXL.blocks.count
+            let expected = Set((0..<layers).map { "mems.\($0)" })
+            if let extra = stored.keys.sorted().first(where: { $0.hasPrefix("mems.") && !expected.contains($0) }) {
+                throw CommandFailure("--mems \(mems): '\(extra)' is not a memory of this model (expected mems.0 … mems.\(layers - 1))")
+            }
+            memories = try (0..<layers).map { layer in
+                guard let memory = stored["mems.\(layer)"] else { throw CommandFailure("--mems \(mems): 'mems.\(layer)' is missing (one memory per layer)") }
+                return memory
+            }
+        }
+        do {
+            let result = try withoutGradients {
+                try transfoXL(inputIDs: ids, memories: memories, start: TransfoXLMemoryStart(rawValue: memoryStart)!)
+            }
+            var outputs = ["log_probs": result.logProbabilities]
+            for (layer, memory) in result.memories.enumerated() { outputs["mems.\(layer)"] = memory }
+            return outputs
+        } catch let error as ModelInputError where error.input == "mems" {
+            throw CommandFailure("--mems \(mems ?? ""): \(error.reason)")
+        }
     }
 
     /// last_hidden_state and logits of a Reformer folder, with the rotations of --rotations when given.

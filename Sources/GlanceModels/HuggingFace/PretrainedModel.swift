@@ -9,6 +9,8 @@ public enum PretrainedModelType: String, CaseIterable, Sendable {
     case longformer
     /// `ReformerModelWithLMHead`: ``ReformerLanguageModel``.
     case reformer
+    /// `TransfoXLLMHeadModel` (transformers ≤ 4.57.6): ``TransfoXLLanguageModel``.
+    case transfoXL = "transfo-xl"
 
     /// The type of the model in `folder`, from its config.json. Throws a
     /// ``PretrainedCheckpointError`` when the file is missing or unreadable, or when its
@@ -37,6 +39,8 @@ public enum PretrainedCheckpointError: Error, CustomStringConvertible, Equatable
     /// model.safetensors holds tensors this model does not have (another architecture or head).
     case unexpectedWeights(path: String, keys: [String])
     case mismatchedWeight(path: String, key: String, expected: [Int], found: [Int])
+    /// Two keys of one shared (tied) weight hold different values.
+    case differingCopies(path: String, keys: [String])
 
     public var description: String {
         switch self {
@@ -47,6 +51,7 @@ public enum PretrainedCheckpointError: Error, CustomStringConvertible, Equatable
         case let .missingWeights(path, keys): "\(path) lacks \(keys.count) weight(s) of the model: \(Self.list(keys))"
         case let .unexpectedWeights(path, keys): "\(path) holds \(keys.count) weight(s) this model does not have: \(Self.list(keys))"
         case let .mismatchedWeight(path, key, expected, found): "\(path): '\(key)' has shape \(found), the model needs \(expected)"
+        case let .differingCopies(path, keys): "\(path): \(keys.joined(separator: " and ")) are one tied weight of the model but hold different values"
         }
     }
 
@@ -69,6 +74,19 @@ func huggingFaceActivation(named name: String) throws -> Activation {
     case "silu", "swish": return .silu
     default: throw ConfigurationValueError(field: "hidden_act", reason: "'\(name)' is not supported (relu, gelu, silu)")
     }
+}
+
+/// A parameter key of a Glance model in Hugging Face's naming: the first prefix of `top` that
+/// starts `key` is replaced by its counterpart; a key under `blocks.<i>.` becomes
+/// `layers` + `<i>.` + the rest with its first matching prefix of `inBlock` replaced. Keys that
+/// match neither come back unchanged.
+func huggingFaceKey(for key: String, top: [(String, String)], inBlock: [(String, String)], layers: String) -> String {
+    if let (from, to) = top.first(where: { key.hasPrefix($0.0) }) { return to + key.dropFirst(from.count) }
+    let parts = key.split(separator: ".", maxSplits: 2)
+    guard parts.count == 3, parts[0] == "blocks", Int(parts[1]) != nil else { return key }
+    let rest = String(parts[2])
+    guard let (from, to) = inBlock.first(where: { rest.hasPrefix($0.0) }) else { return key }
+    return layers + "\(parts[1])." + to + rest.dropFirst(from.count)
 }
 
 /// Reading the files of a model folder as `save_pretrained` writes it.

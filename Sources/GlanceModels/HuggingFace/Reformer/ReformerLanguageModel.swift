@@ -111,16 +111,11 @@ public final class ReformerLanguageModel: Module {
         let top = [("words.", "reformer.embeddings.word_embeddings."), ("axialPositions.", "reformer.embeddings.position_embeddings."),
                    ("positions.", "reformer.embeddings.position_embeddings.embedding."), ("finalNorm.", "reformer.encoder.layer_norm."),
                    ("head.", "lm_head.decoder.")]
-        if let (from, to) = top.first(where: { key.hasPrefix($0.0) }) { return to + key.dropFirst(from.count) }
         let inBlock = [("attentionNorm.", "attention.layer_norm."), ("attention.attention.queryKey.", "attention.self_attention.query_key."),
                        ("attention.attention.", "attention.self_attention."), ("attention.output.", "attention.output.dense."),
                        ("feedForwardNorm.", "feed_forward.layer_norm."), ("feedForward.input.", "feed_forward.dense.dense."),
                        ("feedForward.output.", "feed_forward.output.dense.")]
-        let parts = key.split(separator: ".", maxSplits: 2)
-        guard parts.count == 3, parts[0] == "blocks", Int(parts[1]) != nil else { return key }
-        let rest = String(parts[2])
-        guard let (from, to) = inBlock.first(where: { rest.hasPrefix($0.0) }) else { return key }
-        return "reformer.encoder.layers.\(parts[1])." + to + rest.dropFirst(from.count)
+        return GlanceModels.huggingFaceKey(for: key, top: top, inBlock: inBlock, layers: "reformer.encoder.layers.")
     }
 
     /// Hugging Face tensors that the model reads nowhere and that loading skips: the unused
