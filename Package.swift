@@ -22,6 +22,8 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(name: "CKissFFT", providers: [.apt(["libkissfft-dev"]), .brew(["kissfft"])]),
+        .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"]), .brew(["libsamplerate"])]),
         .target(
             name: "GlanceCore",
             dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
@@ -29,7 +31,7 @@ let package = Package(
         ),
         .target(name: "GlanceNN", dependencies: ["GlanceCore"]),
         .target(name: "GlanceAttention", dependencies: ["GlanceCore", "GlanceNN"]),
-        .target(name: "GlanceData", dependencies: ["GlanceCore"]),
+        .target(name: "GlanceData", dependencies: ["GlanceCore", "CKissFFT", "CSampleRate"]),
         .target(name: "GlanceModels", dependencies: ["GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData"]),
         .target(name: "GlanceTraining", dependencies: ["GlanceCore", "GlanceNN", "GlanceData", "GlanceModels"]),
         .executableTarget(

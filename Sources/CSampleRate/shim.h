@@ -1,0 +1,2 @@
+// libsamplerate's sample rate converter (pkg-config "samplerate"; Debian: libsamplerate0-dev).
+#include <samplerate.h>
