@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "GlanceTraining", targets: ["GlanceTraining"]),
         .executable(name: "glance", targets: ["glance"]),
     ],
+    // `swift build --traits MPI`: data-parallel `glance train` / `classify` under mpirun (needs Open MPI, pkg-config ompi-c).
+    traits: [.trait(name: "MPI", description: "Data-parallel training across processes on Open MPI (libopenmpi-dev)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
@@ -21,6 +23,11 @@ let package = Package(
             name: "COpenBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
         ),
         .target(
             name: "GlanceCore",
@@ -32,10 +39,13 @@ let package = Package(
         .target(name: "GlanceData", dependencies: ["GlanceCore"]),
         .target(name: "GlanceModels", dependencies: ["GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData"]),
         .target(name: "GlanceTraining", dependencies: ["GlanceCore", "GlanceNN", "GlanceData", "GlanceModels"]),
+        // Empty unless the MPI trait is on.
+        .target(name: "GlanceDistributed", dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"])), "GlanceTraining"]),
         .executableTarget(
             name: "glance",
             dependencies: [
                 "GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData", "GlanceModels", "GlanceTraining",
+                .target(name: "GlanceDistributed", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
