@@ -14,6 +14,7 @@ enum TrainingProcesses {
         #if MPI
         if MPIProcessGroup.isLaunchedByMPI {
             let group = try MPIProcessGroup()
+            if group.size > 1 { explainTermination(rank: group.rank, size: group.size) }
             do {
                 try body(group)
             } catch {
@@ -34,4 +35,21 @@ enum TrainingProcesses {
         }
         try body(SingleProcess())
     }
+
+    #if MPI
+    /// What a rank prints when `mpirun` ends it (SIGTERM) because another rank stopped.
+    nonisolated(unsafe) private static var terminationNote: UnsafeMutablePointer<CChar>?
+
+    /// Makes SIGTERM print why this rank ends before it does: `mpirun` sends it to the others
+    /// when one rank dies. Checkpoints are written to a temporary file and renamed, so the last
+    /// one stays whole.
+    private static func explainTermination(rank: Int, size: Int) {
+        terminationNote = strdup("glance rank \(rank) of \(size): ended by mpirun because another rank stopped "
+                                 + "(see mpirun's message); the run's last checkpoint is intact: continue with --resume\n")
+        signal(SIGTERM) { _ in
+            if let note = TrainingProcesses.terminationNote { _ = write(2, note, strlen(note)) }
+            _exit(143)
+        }
+    }
+    #endif
 }
