@@ -8,4 +8,4 @@ static inline MPI_Datatype glance_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype glance_mpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Datatype glance_mpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Errhandler glance_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
-static inline MPI_Status *glance_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline void *glance_mpi_in_place(void) { return MPI_IN_PLACE; }

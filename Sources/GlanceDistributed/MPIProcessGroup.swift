@@ -5,11 +5,10 @@ import GlanceTraining
 
 /// The processes `mpirun` started (MPI_COMM_WORLD), as a ``GlanceTraining/ProcessGroup``.
 ///
-/// Sums go to rank 0 rank by rank (it adds rank 1's values, then rank 2's, …) and rank 0
-/// broadcasts the result: the order is fixed, so a run does not depend on message timing,
-/// and R processes sum exactly as one process accumulating R micro-batches. Its cost is
-/// (R − 1) receptions at rank 0 plus one broadcast, against about 2 of a ring all-reduce:
-/// equal at 2 processes, and small for the few processes CPU training uses.
+/// Sums add the ranks' values in rank order ((rank 0 + rank 1) + rank 2 …), each rank summing
+/// its block of the values (see ``sumInRankOrder(_:)``): the order is fixed, so a run does not
+/// depend on message timing, and R processes sum exactly as one process accumulating R
+/// micro-batches, while each rank moves as many values as in a ring all-reduce.
 ///
 /// Errors return (MPI_ERRORS_RETURN) and are thrown as ``MPIError``; a process that dies
 /// makes `mpirun` end the others.
@@ -17,7 +16,7 @@ public final class MPIProcessGroup: ProcessGroup {
     public let rank: Int
     public let size: Int
     private let world = glance_mpi_comm_world()
-    /// Rank 0's buffer for the values of the other ranks, kept from call to call.
+    /// This rank's block of every rank's values while summing, kept from call to call.
     private var received: [Float] = []
     /// The most elements one MPI call moves (its count is a 32-bit integer).
     static let chunk = 1 << 26
@@ -41,31 +40,33 @@ public final class MPIProcessGroup: ProcessGroup {
 
     public func sumInRankOrder(_ values: inout [Float]) throws {
         guard size > 1 else { return }
-        if rank == 0 {
-            if received.count < Swift.min(values.count, Self.chunk) { received = [Float](repeating: 0, count: Swift.min(values.count, Self.chunk)) }
+        for start in stride(from: 0, to: values.count, by: Self.chunk) {
+            let count = Swift.min(Self.chunk, values.count - start)
+            try values.withUnsafeMutableBufferPointer { try sumInRankOrder(UnsafeMutableBufferPointer(rebasing: $0[start..<start + count])) }
+        }
+    }
+
+    /// Sums `values` over the ranks in rank order: rank j owns the j-th of `size` blocks,
+    /// receives every rank's copy of it (MPI_Alltoallv), adds them rank by rank, and every
+    /// rank gathers the summed blocks (MPI_Allgatherv). The collectives only move values, so
+    /// the order of the additions is fixed; each rank sends and receives 2 (R − 1)/R of the
+    /// values, as a ring all-reduce does.
+    private func sumInRankOrder(_ values: UnsafeMutableBufferPointer<Float>) throws {
+        let starts = (0...size).map { Int32($0 * values.count / size) }
+        let counts = (0..<size).map { starts[$0 + 1] - starts[$0] }
+        let owned = Int(counts[rank]), first = Int(starts[rank])
+        if received.count < owned * size { received = [Float](repeating: 0, count: owned * size) }
+        let receiveCounts = [Int32](repeating: Int32(owned), count: size), receiveStarts = (0..<size).map { Int32($0 * owned) }
+        try received.withUnsafeMutableBufferPointer { pieces in
+            try Self.check(MPI_Alltoallv(values.baseAddress, counts, starts, glance_mpi_float(),
+                                         pieces.baseAddress, receiveCounts, receiveStarts, glance_mpi_float(), world), "MPI_Alltoallv")
+            for i in 0..<owned { values[first + i] = pieces[i] }
             for source in 1..<size {
-                for start in stride(from: 0, to: values.count, by: Self.chunk) {
-                    let count = Swift.min(Self.chunk, values.count - start)
-                    try received.withUnsafeMutableBufferPointer { buffer in
-                        try Self.check(MPI_Recv(buffer.baseAddress, Int32(count), glance_mpi_float(), Int32(source), Self.sumTag, world,
-                                                glance_mpi_status_ignore()), "MPI_Recv from rank \(source)")
-                    }
-                    values.withUnsafeMutableBufferPointer { sums in
-                        received.withUnsafeBufferPointer { addend in
-                            for i in 0..<count { sums[start + i] += addend[i] }
-                        }
-                    }
-                }
-            }
-        } else {
-            for start in stride(from: 0, to: values.count, by: Self.chunk) {
-                let count = Swift.min(Self.chunk, values.count - start)
-                try values.withUnsafeBufferPointer { buffer in
-                    try Self.check(MPI_Send(buffer.baseAddress! + start, Int32(count), glance_mpi_float(), 0, Self.sumTag, world), "MPI_Send to rank 0")
-                }
+                for i in 0..<owned { values[first + i] += pieces[source * owned + i] }
             }
         }
-        try broadcastFromRankZero(&values)
+        try Self.check(MPI_Allgatherv(glance_mpi_in_place(), 0, glance_mpi_float(), values.baseAddress, counts, starts, glance_mpi_float(), world),
+                       "MPI_Allgatherv")
     }
 
     public func broadcastFromRankZero(_ values: inout [Float]) throws {
@@ -104,8 +105,6 @@ public final class MPIProcessGroup: ProcessGroup {
             try Self.check(MPI_Bcast(buffer.baseAddress! + start * elementSize, Int32(count), type, 0, world), "MPI_Bcast")
         }
     }
-
-    private static let sumTag: Int32 = 17
 
     private static func check(_ code: Int32, _ call: String) throws {
         guard code != MPI_SUCCESS else { return }

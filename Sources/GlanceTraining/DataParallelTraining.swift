@@ -28,9 +28,12 @@ extension Trainer {
         try model.update(parameters: Dictionary(uniqueKeysWithValues: zip(parameters.map(\.key), Self.unflatten(values, like: parameters.map(\.parameter.value)))))
     }
 
-    /// This process's share of a whole batch.
-    func share(of batch: Task.Batch) -> Task.Batch {
-        group.size > 1 ? batch.split(size: settings.batchSize / group.size)[group.rank] : batch
+    /// This process's share of a whole batch; nil when a short batch (the end of a
+    /// classifier's epoch) leaves none for it.
+    func share(of batch: Task.Batch) -> Task.Batch? {
+        guard group.size > 1 else { return batch }
+        let shares = batch.split(size: settings.batchSize / group.size)
+        return group.rank < shares.count ? shares[group.rank] : nil
     }
 
     /// Runs `body` (one step's forward and backward passes) with a dropout stream of this
@@ -54,14 +57,19 @@ extension Trainer {
         }
         let started = Date()
         defer { communicationSeconds += Date().timeIntervalSince(started) }
-        // Every parameter in a fixed order (zeros where this share gave no gradient), then the loss.
+        // Every parameter in a fixed order (zeros where this share gave no gradient), then whether
+        // it had one (a parameter gets its summed gradient when some rank had one), then the loss.
         let parameters = model.trainableParameters()
         let local = parameters.map { gradients[$0.key] ?? Tensor.zeros($0.parameter.shape) }
         var values = Self.flatten(local)
+        values += parameters.map { gradients[$0.key] == nil ? 0 : 1 }
         values.append(loss)
         try group.sumInRankOrder(&values)
         loss = values.removeLast()
-        for (entry, sum) in zip(parameters, Self.unflatten(values, like: local)) where gradients[entry.key] != nil {
+        let present = values.suffix(parameters.count).map { $0 > 0 }
+        values.removeLast(parameters.count)
+        gradients = [:]
+        for ((entry, sum), hasGradient) in zip(zip(parameters, Self.unflatten(values, like: local)), present) where hasGradient {
             gradients[entry.key] = sum
         }
     }

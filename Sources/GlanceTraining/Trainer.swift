@@ -55,7 +55,7 @@ public final class Trainer<Task: TrainingTask> {
         model.train()
         let hooks = model.trainingStepHooks()
         for hook in hooks { hook.beforeStep(step) }
-        var (loss, gradients) = try withDropoutStreamOfThisRank { lossAndGradients(share(of: batch)) }
+        var (loss, gradients) = try withDropoutStreamOfThisRank { lossAndGradients(share(of: batch), of: batch.exampleCount) }
         if group.size > 1 { try sumOverGroup(loss: &loss, gradients: &gradients) }
         guard loss.isFinite else {
             let saved = FileManager.default.fileExists(atPath: checkpointURL.path) ? checkpointURL.path : nil
@@ -69,11 +69,13 @@ public final class Trainer<Task: TrainingTask> {
         return loss
     }
 
-    /// The loss and gradients of this process's share of the batch: with accumulation, the sum
-    /// over its micro-batches of their losses and gradients, each weighted by its share of the
-    /// whole batch's examples. Micro-batches are numbered across the group (rank r's are
-    /// r·accumulation_steps, …), which keys their carried tensors.
-    func lossAndGradients(_ share: Task.Batch) -> (loss: Float, gradients: [String: Tensor]) {
+    /// The loss and gradients of this process's share of a batch of `examples`: with
+    /// accumulation, the sum over its micro-batches of their losses and gradients, each weighted
+    /// by its share of the whole batch's examples; none for no share (a short last batch).
+    /// Micro-batches are numbered across the group (rank r's are r·accumulation_steps, …),
+    /// which keys their carried tensors.
+    func lossAndGradients(_ share: Task.Batch?, of examples: Int) -> (loss: Float, gradients: [String: Tensor]) {
+        guard let share else { return (0, [:]) }
         let parts = share.split(size: settings.batchSize / (settings.accumulationSteps * group.size))
         let first = group.rank * settings.accumulationSteps
         if first + parts.count > carried.count { carried += Array(repeating: [:], count: first + parts.count - carried.count) }
@@ -84,7 +86,7 @@ public final class Trainer<Task: TrainingTask> {
         var total: Float = 0
         var sums: [String: Tensor] = [:]
         for (index, part) in parts.enumerated() {
-            let weight = Float(part.exampleCount) / Float(settings.batchSize)
+            let weight = Float(part.exampleCount) / Float(examples)
             let (loss, gradients) = valueAndGradient(model: model) { _ in task.loss(part, carried: &carried[first + index]) * weight }
             total += loss.item()
             for (key, gradient) in gradients { sums[key] = sums[key].map { $0 + gradient } ?? gradient }
