@@ -5,6 +5,8 @@ CPU_FLAGS ?= $(if $(filter x86_64,$(shell uname -m)),-Xswiftc -target-cpu -Xswif
 RELEASE = -c release $(CPU_FLAGS)
 GLANCE = .build/release/glance
 THREADS ?= $(shell nproc 2>/dev/null || echo 2)
+# Data-parallel training under mpirun (README: Data-parallel training) when Open MPI is installed.
+TRAITS ?= $(if $(shell pkg-config --exists ompi-c 2>/dev/null && echo yes),--traits MPI,)
 
 .PHONY: all build test demo data bench deps clean
 
@@ -14,11 +16,11 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	$(SWIFT) build $(RELEASE) --product glance
+	$(SWIFT) build $(RELEASE) $(TRAITS) --product glance
 
 # The test suite: every op gradient-checked, every layer, the trainer, the CLI.
 test: deps
-	$(SWIFT) test $(RELEASE)
+	$(SWIFT) test $(RELEASE) $(TRAITS)
 
 # The default corpus: GCIDE (Debian's dict-gcide), split 90/5/5 into data/gcide.
 data: build

@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "GlanceTraining", targets: ["GlanceTraining"]),
         .executable(name: "glance", targets: ["glance"]),
     ],
+    // `swift build --traits MPI`: data-parallel `glance train` / `classify` under mpirun (needs Open MPI, pkg-config ompi-c).
+    traits: [.trait(name: "MPI", description: "Data-parallel training across processes on Open MPI (libopenmpi-dev)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
@@ -24,6 +26,11 @@ let package = Package(
         ),
         .systemLibrary(name: "CKissFFT", providers: [.apt(["libkissfft-dev"]), .brew(["kissfft"])]),
         .systemLibrary(name: "CSampleRate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"]), .brew(["libsamplerate"])]),
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
         .target(
             name: "GlanceCore",
             dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
@@ -34,10 +41,13 @@ let package = Package(
         .target(name: "GlanceData", dependencies: ["GlanceCore", "CKissFFT", "CSampleRate"]),
         .target(name: "GlanceModels", dependencies: ["GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData"]),
         .target(name: "GlanceTraining", dependencies: ["GlanceCore", "GlanceNN", "GlanceData", "GlanceModels"]),
+        // Empty unless the MPI trait is on.
+        .target(name: "GlanceDistributed", dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"])), "GlanceTraining"]),
         .executableTarget(
             name: "glance",
             dependencies: [
                 "GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData", "GlanceModels", "GlanceTraining",
+                .target(name: "GlanceDistributed", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

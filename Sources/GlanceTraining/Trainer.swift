@@ -10,6 +10,10 @@ import GlanceNN
 /// module of the model that has step hooks, and ``GlanceNN/TrainingStepHooks/afterStep(_:)``
 /// after the update. A non-finite loss stops the run before the update, so the last
 /// checkpoint stays the last good one.
+///
+/// Several processes can train one model together (``join(_:)``): each takes a contiguous
+/// share of every batch, the gradients are summed over the processes before clipping and the
+/// step, and only rank 0 reports, validates and writes checkpoints.
 public final class Trainer<Task: TrainingTask> {
     public let task: Task
     public let settings: OptimizationConfiguration
@@ -21,6 +25,10 @@ public final class Trainer<Task: TrainingTask> {
     public internal(set) var carried: [[String: Tensor]]
     /// Steps completed so far.
     public internal(set) var step = 0
+    /// The processes training this model together (one, unless ``join(_:)`` was called).
+    public internal(set) var group: any ProcessGroup = SingleProcess()
+    /// Seconds spent summing gradients over the group in this invocation's steps.
+    var communicationSeconds = 0.0
 
     public static var checkpointName: String { "checkpoint.safetensors" }
     public var checkpointURL: URL { output.appendingPathComponent(Self.checkpointName) }
@@ -38,14 +46,17 @@ public final class Trainer<Task: TrainingTask> {
         carried = Array(repeating: [:], count: settings.accumulationSteps)
     }
 
-    /// One optimization step on the next batch; returns the batch loss.
+    /// One optimization step on the next batch; returns the batch loss. In a group, this
+    /// process computes the loss and gradients of its share of the batch, and every process
+    /// steps with their sums.
     @discardableResult
     public func trainStep() throws -> Float {
         let batch = task.nextBatch(size: settings.batchSize)
         model.train()
         let hooks = model.trainingStepHooks()
         for hook in hooks { hook.beforeStep(step) }
-        var (loss, gradients) = lossAndGradients(batch)
+        var (loss, gradients) = try withDropoutStreamOfThisRank { lossAndGradients(share(of: batch), of: batch.exampleCount) }
+        if group.size > 1 { try sumOverGroup(loss: &loss, gradients: &gradients) }
         guard loss.isFinite else {
             let saved = FileManager.default.fileExists(atPath: checkpointURL.path) ? checkpointURL.path : nil
             throw NonFiniteLossError(step: step + 1, loss: loss, checkpoint: saved)
@@ -58,20 +69,25 @@ public final class Trainer<Task: TrainingTask> {
         return loss
     }
 
-    /// The batch loss and its gradients: with accumulation, the sum over micro-batches of
-    /// their losses and gradients, each weighted by its share of the batch's examples.
-    func lossAndGradients(_ batch: Task.Batch) -> (loss: Float, gradients: [String: Tensor]) {
-        let parts = batch.split(size: settings.batchSize / settings.accumulationSteps)
-        if parts.count > carried.count { carried += Array(repeating: [:], count: parts.count - carried.count) }
-        guard parts.count > 1 else {
-            let (loss, gradients) = valueAndGradient(model: model) { _ in task.loss(batch, carried: &carried[0]) }
+    /// The loss and gradients of this process's share of a batch of `examples`: with
+    /// accumulation, the sum over its micro-batches of their losses and gradients, each weighted
+    /// by its share of the whole batch's examples; none for no share (a short last batch).
+    /// Micro-batches are numbered across the group (rank r's are r·accumulation_steps, …),
+    /// which keys their carried tensors.
+    func lossAndGradients(_ share: Task.Batch?, of examples: Int) -> (loss: Float, gradients: [String: Tensor]) {
+        guard let share else { return (0, [:]) }
+        let parts = share.split(size: settings.batchSize / (settings.accumulationSteps * group.size))
+        let first = group.rank * settings.accumulationSteps
+        if first + parts.count > carried.count { carried += Array(repeating: [:], count: first + parts.count - carried.count) }
+        guard parts.count > 1 || group.size > 1 else {
+            let (loss, gradients) = valueAndGradient(model: model) { _ in task.loss(share, carried: &carried[0]) }
             return (loss.item(), gradients)
         }
         var total: Float = 0
         var sums: [String: Tensor] = [:]
         for (index, part) in parts.enumerated() {
-            let weight = Float(part.exampleCount) / Float(batch.exampleCount)
-            let (loss, gradients) = valueAndGradient(model: model) { _ in task.loss(part, carried: &carried[index]) * weight }
+            let weight = Float(part.exampleCount) / Float(examples)
+            let (loss, gradients) = valueAndGradient(model: model) { _ in task.loss(part, carried: &carried[first + index]) * weight }
             total += loss.item()
             for (key, gradient) in gradients { sums[key] = sums[key].map { $0 + gradient } ?? gradient }
         }
@@ -84,6 +100,7 @@ public final class Trainer<Task: TrainingTask> {
     /// Trains until `steps`, reporting events; validates every `eval_every` steps and at the
     /// end, checkpoints every `checkpoint_every` steps and at the last step taken, and at the
     /// end reports the task's final figures. `stopAfter` ends early (for tests of resuming).
+    /// In a group, only rank 0 reports, validates, checkpoints and finishes the run.
     public func run(stopAfter: Int? = nil, report: (TrainingEvent) -> Void) throws {
         let tokensPerStep = Double(task.tokens(batchSize: settings.batchSize))
         let started = Date()
@@ -99,6 +116,7 @@ public final class Trainer<Task: TrainingTask> {
             (allSeconds, allSteps) = (allSeconds + elapsed, allSteps + 1)
             if step > 10 { (timedSeconds, timedSteps) = (timedSeconds + elapsed, timedSteps + 1) }
             windowSteps += 1
+            guard group.rank == 0 else { continue }
             if step % settings.logEvery == 0 || step == last {
                 let seconds = Date().timeIntervalSince(windowStart)
                 report(.progress(TrainingProgress(step: step, steps: settings.steps, loss: loss, metrics: task.progressMetrics(loss: loss),
@@ -118,7 +136,7 @@ public final class Trainer<Task: TrainingTask> {
                 windowStart = Date()
             }
         }
-        guard step == settings.steps else { return }
+        guard step == settings.steps, group.rank == 0 else { return }
         let finalValidation = validation ?? validate()
         let test = try task.finish(output: output)
         if !Task.keepsFinalCheckpoint { try? FileManager.default.removeItem(at: checkpointURL) }
@@ -127,6 +145,7 @@ public final class Trainer<Task: TrainingTask> {
         report(.finished(TrainingSummary(step: step, validation: finalValidation, test: test,
                                          tokensPerSecond: timedSteps > 0 ? stepsPerSecond * tokensPerStep : 0,
                                          examplesPerSecond: timedSteps > 0 ? stepsPerSecond * Double(settings.batchSize) : 0,
-                                         exampleName: Task.exampleName, seconds: Date().timeIntervalSince(started))))
+                                         exampleName: Task.exampleName, seconds: Date().timeIntervalSince(started),
+                                         processes: group.size, communicationSecondsPerStep: communicationSeconds / Double(Swift.max(allSteps, 1)))))
     }
 }

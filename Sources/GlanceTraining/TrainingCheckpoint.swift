@@ -53,11 +53,11 @@ extension Trainer {
 
     /// Restores the run from `url` (by default this run's checkpoint). Checks that the
     /// checkpoint belongs to this task and model before changing anything. A language model's
-    /// checkpoint of the previous format (glance-checkpoint-1) resumes too.
+    /// checkpoint of the previous format (glance-checkpoint-1) resumes too. In a group, rank 0
+    /// reads the file and sends it to the others; the checkpoint resumes for any number of processes.
     public func resume(from url: URL? = nil) throws {
         let url = url ?? checkpointURL
-        guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError.missing(path: url.path) }
-        let (tensors, metadata) = try SafeTensors.read(from: url)
+        let (tensors, metadata) = try readCheckpoint(url)
         let state = try Self.trainingState(metadata, path: url.path)
         guard (0...settings.steps).contains(state.step) else {
             throw CheckpointError.incompatible(path: url.path, reason: "its step \(state.step) is outside 0...\(settings.steps) (training.steps)")

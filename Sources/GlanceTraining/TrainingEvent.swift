@@ -36,6 +36,8 @@ public struct TrainingSummary: Sendable {
     public let exampleName: String
     /// Wall time of this invocation.
     public let seconds: Double
+    /// The processes that trained together, and the seconds per step spent summing their gradients.
+    public let processes: Int, communicationSecondsPerStep: Double
 }
 
 /// Training stopped because the loss stopped being a number.

@@ -29,20 +29,28 @@ struct TrainingOptions: ParsableArguments {
     }
 
     /// Resumes `trainer` (with --resume) or checks that it overwrites no run, then trains,
-    /// printing `description` (the model and data) first.
+    /// printing `description` (the model and data) first. Under `mpirun` every process trains
+    /// its share of each batch and only rank 0 prints.
     func train<Task>(_ trainer: Trainer<Task>, description: String) throws {
-        if resume {
-            try trainer.resume()
-            guard trainer.step < trainer.settings.steps else {
-                return log("\(trainer.checkpointURL.path) is a finished run (step \(trainer.step) of training.steps \(trainer.settings.steps)): "
-                           + "nothing to train; pass --steps N with N > \(trainer.step) to train further")
+        try TrainingProcesses.run { group in
+            try trainer.join(group)
+            let lead = group.rank == 0
+            if resume {
+                try trainer.resume()
+                guard trainer.step < trainer.settings.steps else {
+                    if lead {
+                        log("\(trainer.checkpointURL.path) is a finished run (step \(trainer.step) of training.steps \(trainer.settings.steps)): "
+                            + "nothing to train; pass --steps N with N > \(trainer.step) to train further")
+                    }
+                    return
+                }
+                if lead { log("resumed from \(trainer.checkpointURL.path) at step \(trainer.step)") }
+            } else if lead, FileManager.default.fileExists(atPath: trainer.checkpointURL.path) {
+                throw CommandFailure("\(trainer.checkpointURL.path) already exists: pass --resume to continue that run, or choose another --output")
             }
-            log("resumed from \(trainer.checkpointURL.path) at step \(trainer.step)")
-        } else if FileManager.default.fileExists(atPath: trainer.checkpointURL.path) {
-            throw CommandFailure("\(trainer.checkpointURL.path) already exists: pass --resume to continue that run, or choose another --output")
+            if lead { log(description + "; \(Threading.count) threads" + (group.size > 1 ? " in each of \(group.size) processes" : "")) }
+            try trainer.run(report: TrainingPrinter(json: json).print)
         }
-        log(description + "; \(Threading.count) threads")
-        try trainer.run(report: TrainingPrinter(json: json).print)
     }
 
     /// Notes for people: on standard output, or standard error when standard output is JSON.

@@ -29,7 +29,8 @@ struct TrainingPrinter {
             }
             emit(Self.jsonLine(s.validation.map { ("final_val_\($0.name)", Self.number($0.value)) } + s.test.map { ("test_\($0.name)", Self.number($0.value)) }
                                + [("train_tokens_per_s", "\(Int(s.tokensPerSecond))"), ("train_\(s.exampleName)_per_s", Self.number(s.examplesPerSecond)),
-                                  ("steps", "\(s.step)"), ("seconds", "\(Int(s.seconds))")]))
+                                  ("steps", "\(s.step)"), ("seconds", "\(Int(s.seconds))")]
+                               + (s.processes > 1 ? [("processes", "\(s.processes)"), ("allreduce_ms_per_step", Self.number(s.communicationSecondsPerStep * 1000))] : [])))
         }
     }
 

@@ -71,13 +71,20 @@ enum GlanceBinary {
 
 /// Runs `glance` with `arguments` in `folder`, capturing both streams; kills it after `timeout` seconds.
 func glance(_ arguments: [String], in folder: URL, timeout: TimeInterval = 60) throws -> CommandResult {
-    let binary = try GlanceBinary.url()
+    try runCapturing(try GlanceBinary.url(), arguments, in: folder, timeout: timeout)
+}
+
+/// Runs `executable` with `arguments` in `folder` (with GLANCE_THREADS=1 and `environment`
+/// added), capturing both streams; kills it after `timeout` seconds.
+func runCapturing(_ executable: URL, _ arguments: [String], in folder: URL, timeout: TimeInterval = 60,
+                  environment added: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = executable
     process.arguments = arguments
     process.currentDirectoryURL = folder
     var environment = ProcessInfo.processInfo.environment
     environment["GLANCE_THREADS"] = "1"
+    environment.merge(added) { $1 }
     process.environment = environment
     let outURL = folder.appendingPathComponent(".stdout-\(UUID().uuidString)")
     let errURL = folder.appendingPathComponent(".stderr-\(UUID().uuidString)")
@@ -97,7 +104,7 @@ func glance(_ arguments: [String], in folder: URL, timeout: TimeInterval = 60) t
     if process.isRunning {
         process.terminate()
         process.waitUntilExit()
-        Issue.record("glance \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
+        Issue.record("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
     }
     process.waitUntilExit()
     try out.close()
