@@ -61,8 +61,11 @@ import Testing
         }
         #expect(checks.count == 2 + 37)
         for (label, actual, expected) in checks {
-            let error = relativeError(actual, expected)
-            #expect(error <= 1e-4, "\(label): relative error \(error)")
+            // The key bias's gradient is zero in exact arithmetic (a constant per query row, which
+            // the softmax removes): both sides are rounding noise, compared absolutely.
+            let vanishing = expected.scalars.allSatisfy { Swift.abs($0) < 1e-6 }
+            let error = vanishing ? Double(maxAbsoluteDifference(actual, expected)) : relativeError(actual, expected)
+            #expect(error <= 1e-4, "\(label): \(vanishing ? "absolute" : "relative") error \(error)")
         }
     }
 
