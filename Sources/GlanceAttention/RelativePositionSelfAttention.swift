@@ -63,26 +63,12 @@ public final class RelativePositionSelfAttention: Module, AttentionMechanism {
                      "relative encodings must be [distances, \(modelDimensions)], got \(encodings.encodings.shape)")
         let queries = query(input).splittingHeads(heads)
         let scale = 1 / Float(headDimensions).squareRoot()
-        let term = RelativeScoreTerm(scores: positionScores(queries, encodings: encodings.encodings) * scale,
-                                     largestDistance: encodings.largestDistance)
-        let attended = scaledDotProductAttention(queries: queries + perHead(contentBias), keys: key(input).splittingHeads(heads),
+        let positionScores = relativePositionScores(queries: queries, bias: positionBias.value, positionKeys: position(encodings.encodings))
+        let term = RelativeScoreTerm(scores: positionScores * scale, largestDistance: encodings.largestDistance)
+        let attended = scaledDotProductAttention(queries: queries.addingPerHead(contentBias.value), keys: key(input).splittingHeads(heads),
                                                  values: value(input).splittingHeads(heads), causal: context.mask.causal,
                                                  keyPadding: context.mask.keyPadding, scale: scale, relativeScores: term)
         return AttentionOutput(output(attended.mergingHeads()))
-    }
-
-    /// (q + v)·(W_pos P)ᵀ: [batch, heads, queries, distances], one product per head.
-    private func positionScores(_ queries: Tensor, encodings: Tensor) -> Tensor {
-        let (batch, length, distances) = (queries.shape[0], queries.shape[2], encodings.shape[0])
-        let positionKeys = position(encodings).reshaped(to: [distances, heads, headDimensions]).permuted([1, 0, 2])
-        let shifted = (queries + perHead(positionBias)).permuted([1, 0, 2, 3]).reshaped(to: [heads, batch * length, headDimensions])
-        return shifted.matmul(positionKeys, transposeOther: true)
-            .reshaped(to: [heads, batch, length, distances]).permuted([1, 0, 2, 3])
-    }
-
-    /// A [heads, headDimensions] bias as [1, heads, 1, headDimensions], to add to every query.
-    private func perHead(_ bias: Parameter) -> Tensor {
-        bias.value.reshaped(to: [1, heads, 1, headDimensions])
     }
 }
 
