@@ -94,7 +94,7 @@ public final class RelativeMultiHeadAttention: Module, AttentionMechanism {
         var scores = positionScores(queries, encodings: encodings.encodings) * scale
         if let sameLength { scores = scores + hiding(distancesFrom: sameLength, in: encodings) }
         let term = RelativeScoreTerm(scores: scores, largestDistance: encodings.largestDistance)
-        let attended = scaledDotProductAttention(queries: queries + perHead(contentBias), keys: keys, values: values, causal: true,
+        let attended = scaledDotProductAttention(queries: queries.addingPerHead(contentBias.value), keys: keys, values: values, causal: true,
                                                  keyPadding: keyPadding, scale: scale, relativeScores: term)
         return AttentionOutput(output(attended.mergingHeads()))
     }
@@ -103,16 +103,7 @@ public final class RelativeMultiHeadAttention: Module, AttentionMechanism {
     private func positionScores(_ queries: Tensor, encodings: Tensor) -> Tensor {
         precondition(encodings.shape[1] == modelDimensions,
                      "relative encodings must be [distances, \(modelDimensions)], got \(encodings.shape)")
-        let (batch, length, distances) = (queries.shape[0], queries.shape[2], encodings.shape[0])
-        let positionKeys = position(encodings).reshaped(to: [distances, heads, headDimensions]).permuted([1, 0, 2])
-        let shifted = (queries + perHead(positionBias)).permuted([1, 0, 2, 3]).reshaped(to: [heads, batch * length, headDimensions])
-        return shifted.matmul(positionKeys, transposeOther: true)
-            .reshaped(to: [heads, batch, length, distances]).permuted([1, 0, 2, 3])
-    }
-
-    /// A [heads, headDimensions] bias as [1, heads, 1, headDimensions], to add to every query.
-    private func perHead(_ bias: Parameter) -> Tensor {
-        bias.value.reshaped(to: [1, heads, 1, headDimensions])
+        return relativePositionScores(queries: queries, bias: positionBias.value, positionKeys: position(encodings))
     }
 
     /// [1, 1, 1, distances]: −∞ for the distances from `limit` on, else 0.

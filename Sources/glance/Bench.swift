@@ -54,6 +54,9 @@ struct Bench: ParsableCommand {
     var feedForwardChunk: Int?
     @Flag(name: .customLong("check-gradients"), help: "--model-depth: also run the stack the other way and report the largest relative gradient difference.")
     var checkGradients = false
+    @Option(help: "Time one block of a model instead of one attention layer: conformer (d 256 and 4 heads unless --heads or --head-dim change them; --kernel-size).")
+    var model: String?
+    @Option(name: .customLong("kernel-size"), help: "--model conformer: the depthwise convolution's kernel (odd).") var kernelSize = 31
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -72,6 +75,9 @@ struct Bench: ParsableCommand {
         if modelDepth == nil, let flag = [(reversible, "--reversible"), (feedForwardChunk != nil, "--feed-forward-chunk"),
                                           (checkGradients, "--check-gradients")].first(where: \.0)?.1 {
             throw ValidationError("\(flag) applies to a whole stack: add --model-depth L")
+        }
+        if let model, !Self.models.contains(model) {
+            throw ValidationError("--model must be one of \(Self.models.joined(separator: ", ")), got '\(model)'")
         }
         let lengths = try lengths()
         guard memory >= 0 && memory <= Self.sizeLimit else { throw ValidationError("--memory must be in 0…\(Self.sizeLimit), got \(memory)") }
@@ -171,6 +177,9 @@ struct Bench: ParsableCommand {
                 ("head_dim", headDim), ("causal", causal), ("global_tokens", globalTokens), ("memory", memory)]
     }
 
+    /// The blocks `--model` can time.
+    static let models = ["conformer"]
+
     /// The largest size any flag accepts (the memory of the run is the caller's to judge).
     static let sizeLimit = 1 << 24
 
@@ -178,6 +187,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        if model == "conformer" { return try runConformerBlock() }
         if gemm { return try runGemm() }
         if fidelity { return try runFidelity() }
         if let modelDepth { return try runStack(depth: modelDepth) }

@@ -150,6 +150,18 @@ func expectSafeTensorsError(_ body: () throws -> Void, _ check: (SafeTensorsErro
         #expect(SafeTensorsError.unsupportedType(path: url.path, tensor: "ids", dtype: dtype).description.contains(dtype))
     }
 
+    @Test("skipped tensors may have any dtype and are left out; the others are read")
+    func skippedTensors() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("skip.safetensors")
+        let header = #"{"count":{"dtype":"I64","shape":[],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+        try safetensorsBytes(header: header, body: [UInt8](repeating: 0, count: 8) + [0, 0, 128, 63]).write(to: url)
+        let tensors = try SafeTensors.read(from: url) { $0 == "count" }.tensors
+        #expect(Array(tensors.keys) == ["w"] && tensors["w"]!.scalars == [1])
+        expectSafeTensorsError({ _ = try SafeTensors.read(from: url) }) { $0 == .unsupportedType(path: url.path, tensor: "count", dtype: "I64") }
+    }
+
     @Test(arguments: ["[0,12]", "[4,0]", "[-4,12]", "[0,16,4]", "[0]"])
     func wrongDataOffsets(_ offsets: String) throws {
         let folder = try temporaryFolder()

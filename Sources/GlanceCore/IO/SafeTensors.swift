@@ -24,12 +24,14 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
 /// Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON
 /// header mapping names to dtype, shape and byte offsets, then the raw little-endian data.
 public enum SafeTensors {
-    /// Reads every tensor (F32, F16 or BF16, converted to Float32) and the metadata.
+    /// Reads every tensor (F32, F16 or BF16, converted to Float32) and the metadata; tensors
+    /// whose names `skipping` accepts are left out, whatever their dtype (a checkpoint's integer
+    /// counters such as BatchNorm's `num_batches_tracked`).
     ///
     /// The header is checked in full before any tensor is allocated (strict JSON, every size
     /// overflow-checked, the tensors tiling the body); then each tensor's bytes are read once,
     /// straight into its final storage.
-    public static func read(from url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    public static func read(from url: URL, skipping: (String) -> Bool = { _ in false }) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let path = url.path
         let file = try ReadableFile(path: path)
         guard file.size >= 8 else { throw SafeTensorsError.truncated(path: path, detail: "\(file.size) bytes, shorter than the 8-byte header length") }
@@ -48,21 +50,22 @@ public enum SafeTensors {
             initialized = headerLength
         }
         let bodyStart = 8 + headerLength
-        let header = try SafeTensorsHeader(parsing: headerBytes, bodyLength: file.size - bodyStart, path: path)
+        let header = try SafeTensorsHeader(parsing: headerBytes, bodyLength: file.size - bodyStart, path: path, skipping: skipping)
         var tensors: [String: Tensor] = [:]
         tensors.reserveCapacity(header.entries.count)
         for entry in header.entries {
-            tensors[entry.name] = try readTensor(entry, from: file, at: bodyStart + entry.bytes.lowerBound)
+            guard let dtype = entry.dtype else { continue }
+            tensors[entry.name] = try readTensor(entry, dtype: dtype, from: file, at: bodyStart + entry.bytes.lowerBound)
         }
         return (tensors, header.metadata)
     }
 
     /// Reads one checked entry into a new tensor's storage. F32 lands in place; F16 and BF16
     /// land in the storage's upper half and are widened in place, front to back.
-    private static func readTensor(_ entry: SafeTensorsEntry, from file: ReadableFile, at offset: Int) throws -> Tensor {
+    private static func readTensor(_ entry: SafeTensorsEntry, dtype: SafeTensorsDType, from file: ReadableFile, at offset: Int) throws -> Tensor {
         let tensor = Tensor(uninitializedShape: entry.shape)
         let storage = UnsafeMutableRawPointer(tensor.storage.pointer)
-        switch entry.dtype {
+        switch dtype {
         case .f32:
             try file.read(into: storage, count: entry.bytes.count, at: offset)
             #if _endian(big)

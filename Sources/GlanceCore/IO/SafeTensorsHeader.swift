@@ -12,7 +12,8 @@ enum SafeTensorsDType: String {
 /// body and their number is the shape's element count times the type's width.
 struct SafeTensorsEntry {
     let name: String
-    let dtype: SafeTensorsDType
+    /// Nil for a tensor the reader was asked to skip (its bytes are only located, not checked).
+    let dtype: SafeTensorsDType?
     let shape: [Int]
     /// Number of elements (the shape's product).
     let count: Int
@@ -34,8 +35,8 @@ struct SafeTensorsHeader {
     let metadata: [String: String]
 
     /// Parses and checks `bytes`, the header of the file at `path`, whose body (everything after
-    /// the header) is `bodyLength` bytes long.
-    init(parsing bytes: [UInt8], bodyLength: Int, path: String) throws {
+    /// the header) is `bodyLength` bytes long. Tensors named by `skipping` may have any dtype.
+    init(parsing bytes: [UInt8], bodyLength: Int, path: String, skipping: (String) -> Bool = { _ in false }) throws {
         let root: JSONValue
         do { root = try StrictJSONParser.parse(bytes, maximumDepth: 8) } catch let error as StrictJSONError {
             throw SafeTensorsError.malformedHeader(path: path, detail: error.description)
@@ -49,7 +50,7 @@ struct SafeTensorsHeader {
             if name == "__metadata__" {
                 metadata = try Self.metadata(value, path: path)
             } else {
-                entries.append(try Self.entry(name, value, bodyLength: bodyLength, path: path))
+                entries.append(try Self.entry(name, value, bodyLength: bodyLength, path: path, skipped: skipping(name)))
             }
         }
         entries.sort { ($0.bytes.lowerBound, $0.bytes.upperBound) < ($1.bytes.lowerBound, $1.bytes.upperBound) }
@@ -86,7 +87,7 @@ struct SafeTensorsHeader {
         return metadata
     }
 
-    private static func entry(_ name: String, _ value: JSONValue, bodyLength: Int, path: String) throws -> SafeTensorsEntry {
+    private static func entry(_ name: String, _ value: JSONValue, bodyLength: Int, path: String, skipped: Bool) throws -> SafeTensorsEntry {
         guard case let .object(members) = value else {
             throw SafeTensorsError.malformedHeader(path: path, detail: "entry '\(name)' is \(value.kind), not an object")
         }
@@ -108,7 +109,8 @@ struct SafeTensorsHeader {
         guard let shape = naturalNumbers(shapeValues) else {
             throw SafeTensorsError.badTensor(path: path, tensor: name, detail: "has an invalid shape \(describe(shapeValues)) (dimensions must be integers from 0 to \(Int.max))")
         }
-        guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
+        let dtype = SafeTensorsDType(rawValue: dtypeName)
+        guard dtype != nil || skipped else {
             throw SafeTensorsError.unsupportedType(path: path, tensor: name, dtype: dtypeName)
         }
         // The product of the non-zero dimensions must fit, so that code computing strides of
@@ -123,14 +125,16 @@ struct SafeTensorsHeader {
         guard let offsets = naturalNumbers(offsetValues), offsets[0] <= offsets[1] else {
             throw SafeTensorsError.badTensor(path: path, tensor: name, detail: "has invalid data offsets \(describe(offsetValues)) (begin ≤ end, both integers from 0 to \(Int.max))")
         }
-        let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.width)
-        guard !overflow, offsets[1] - offsets[0] == byteCount else {
-            throw SafeTensorsError.badTensor(path: path, tensor: name, detail: "holds \(offsets[1] - offsets[0]) bytes but shape \(describe(shapeValues)) of \(dtype.rawValue) needs \(overflow ? "more than \(Int.max)" : "\(byteCount)")")
+        if let dtype, !skipped {
+            let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.width)
+            guard !overflow, offsets[1] - offsets[0] == byteCount else {
+                throw SafeTensorsError.badTensor(path: path, tensor: name, detail: "holds \(offsets[1] - offsets[0]) bytes but shape \(describe(shapeValues)) of \(dtype.rawValue) needs \(overflow ? "more than \(Int.max)" : "\(byteCount)")")
+            }
         }
         guard offsets[1] <= bodyLength else {
             throw SafeTensorsError.truncated(path: path, detail: "tensor '\(name)' ends at byte \(offsets[1]) of a \(bodyLength)-byte body")
         }
-        return SafeTensorsEntry(name: name, dtype: dtype, shape: shape, count: count, bytes: offsets[0]..<offsets[1])
+        return SafeTensorsEntry(name: name, dtype: skipped ? nil : dtype, shape: shape, count: count, bytes: offsets[0]..<offsets[1])
     }
 
     /// The values as integers from 0 to Int.max, or nil if any is something else (a fraction,

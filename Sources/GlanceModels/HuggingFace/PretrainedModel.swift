@@ -125,9 +125,9 @@ enum PretrainedCheckpoint {
         return configuration
     }
 
-    /// The tensors of `folder`/model.safetensors; a folder with only pytorch_model.bin gets an
-    /// error that says how to convert it.
-    static func weights(in folder: URL) throws -> (url: URL, tensors: [String: Tensor]) {
+    /// The tensors of `folder`/model.safetensors, less those `skipping` names; a folder with
+    /// only pytorch_model.bin gets an error that says how to convert it.
+    static func weights(in folder: URL, skipping: (String) -> Bool = { _ in false }) throws -> (url: URL, tensors: [String: Tensor]) {
         let url = folder.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: url.path) else {
             let pyTorch = FileManager.default.fileExists(atPath: folder.appendingPathComponent("pytorch_model.bin").path)
@@ -137,6 +137,6 @@ enum PretrainedCheckpoint {
                     + "from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)"
                     : "a Hugging Face model folder holds config.json and model.safetensors")
         }
-        return (url, try SafeTensors.read(from: url).tensors)
+        return (url, try SafeTensors.read(from: url, skipping: skipping).tensors)
     }
 }
