@@ -70,7 +70,8 @@ enum GlanceBinary {
 }
 
 /// Runs `glance` with `arguments` in `folder`, capturing both streams; kills it after `timeout` seconds.
-func glance(_ arguments: [String], in folder: URL, timeout: TimeInterval = 60) throws -> CommandResult {
+/// Standard input is the file `input`, or empty.
+func glance(_ arguments: [String], in folder: URL, timeout: TimeInterval = 60, input: URL? = nil) throws -> CommandResult {
     let binary = try GlanceBinary.url()
     let process = Process()
     process.executableURL = binary
@@ -90,7 +91,7 @@ func glance(_ arguments: [String], in folder: URL, timeout: TimeInterval = 60) t
     let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = FileHandle.nullDevice
+    process.standardInput = try input.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(2_000) }
