@@ -1,4 +1,5 @@
 import Foundation
+import GlanceAttention
 import GlanceCore
 import GlanceData
 import GlanceModels
@@ -153,6 +154,22 @@ import Testing
         #expect(translation.tokens == expected)
         let beam = withoutGradients { model.translate([source], search: BeamSearch(beamWidth: 4, lengthPenalty: 0, maximumTokens: 8))[0] }
         #expect(beam.logProbability >= translation.logProbability - 1e-4, "beam 4 finds a hypothesis at least as likely as greedy")
+    }
+
+    @Test("the encoder's self-attention can be another mechanism of the registry; training gradients stay finite",
+          arguments: [#""performer""#, #"{"type": "linformer", "k": 8}"#, #"{"type": "longformer", "window": 4}"#])
+    func encoderMechanisms(_ attention: String) throws {
+        var c = TranslationConfiguration()
+        (c.vocabularySize, c.maximumLength, c.encoderLayers, c.decoderLayers) = (270, 16, 1, 1)
+        (c.modelDimensions, c.heads, c.feedForwardDimensions) = (16, 2, 24)
+        c.encoderAttention = try JSONDecoder().decode(AttentionConfiguration.self, from: Data(attention.utf8))
+        let model = try EncoderDecoderModel(configuration: c, seed: 5)
+        let (loss, gradients) = valueAndGradient(model: model) {
+            $0.loss(sources: [[10, 20, 30, 40, 50], [60, 70]], targets: [[100, 101], [200, 201, 202]], labelSmoothing: 0.1).loss
+        }
+        #expect(loss.item().isFinite && loss.item() > 0)
+        #expect(Set(gradients.keys) == Set(model.trainableParameters().map(\.key)))
+        #expect(gradients.values.allSatisfy { $0.scalars.allSatisfy(\.isFinite) })
     }
 
     @Test("configuration: strict keys, named errors") func configuration() throws {
