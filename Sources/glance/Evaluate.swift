@@ -7,7 +7,7 @@ import GlanceTraining
 /// `glance eval`: bits per character of a trained model on a corpus split, and the spans an
 /// Adaptive Span model learned.
 struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Report bits per character of a trained run on a split.")
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Report bits per character of a trained run on a split (a translation run: BLEU and chrF).")
 
     @Option(help: "The run's training configuration (JSON).") var config: String
     @Option(help: "Split to evaluate: train, valid or test.") var split = "test"
@@ -22,6 +22,9 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        if TranslationDataConfiguration.describesRun(at: URL(fileURLWithPath: config)) {
+            return try evaluateTranslation(config: config, split: split, output: output)
+        }
         var configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
         if let windows { configuration.training.evalWindows = windows }
         if let output { configuration.output = output }

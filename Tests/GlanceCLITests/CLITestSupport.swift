@@ -70,14 +70,16 @@ enum GlanceBinary {
 }
 
 /// Runs `glance` with `arguments` in `folder`, capturing both streams; kills it after `timeout` seconds.
-func glance(_ arguments: [String], in folder: URL, timeout: TimeInterval = 60) throws -> CommandResult {
-    try runCapturing(try GlanceBinary.url(), arguments, in: folder, timeout: timeout)
+/// Standard input is the file `input`, or empty.
+func glance(_ arguments: [String], in folder: URL, timeout: TimeInterval = 60, input: URL? = nil) throws -> CommandResult {
+    try runCapturing(try GlanceBinary.url(), arguments, in: folder, timeout: timeout, input: input)
 }
 
 /// Runs `executable` with `arguments` in `folder` (with GLANCE_THREADS=1 and `environment`
-/// added), capturing both streams; kills it after `timeout` seconds.
+/// added, standard input the file `input` or empty), capturing both streams; kills it after
+/// `timeout` seconds.
 func runCapturing(_ executable: URL, _ arguments: [String], in folder: URL, timeout: TimeInterval = 60,
-                  environment added: [String: String] = [:]) throws -> CommandResult {
+                  environment added: [String: String] = [:], input: URL? = nil) throws -> CommandResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
@@ -97,7 +99,7 @@ func runCapturing(_ executable: URL, _ arguments: [String], in folder: URL, time
     let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = FileHandle.nullDevice
+    process.standardInput = try input.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(2_000) }

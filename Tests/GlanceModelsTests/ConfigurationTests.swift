@@ -261,8 +261,14 @@ import Testing
         // The classifier configs (glance classify) are the 20 Newsgroups pair.
         let classifierFiles = ["20ng-full.json", "20ng-linformer.json"]
         for file in files where !classifierFiles.contains(file) {
+            let url = configs.appendingPathComponent(file)
             #expect(throws: Never.self, "\(file)") {
-                _ = try loadConfiguration(TrainingConfiguration.self, from: configs.appendingPathComponent(file))
+                // Translation configs (a data section with a bitext) are translation runs.
+                if TranslationDataConfiguration.describesRun(at: url) {
+                    _ = try loadConfiguration(TranslationRunConfiguration.self, from: url)
+                } else {
+                    _ = try loadConfiguration(TrainingConfiguration.self, from: url)
+                }
             }
         }
         // The pair differs only in the attention and the run folder.

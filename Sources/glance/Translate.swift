@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import GlanceCore
+import GlanceData
+import GlanceModels
+import GlanceTraining
+
+/// `glance translate`: translates standard input, line by line, with a trained translation run.
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Translate lines from standard input with a trained translation run.",
+        discussion: """
+        --config is the run's configuration (a data section with `bitext`); the model is the run \
+        folder's checkpoint and bpe.json. Each input line (UTF-8) gives one output line. Characters \
+        never seen in training are spelled by their bytes; an empty line, or one longer than the \
+        model reads (max_length − 1 subwords), stops the command with an error naming the line \
+        before anything is translated.
+        """)
+
+    @Option(help: "The translation run's configuration (JSON).") var config: String
+    @Option(help: "Beam width (default: the config's data.beam).") var beam: Int?
+    @Flag(help: "Greedy decoding (beam width 1).") var greedy = false
+    @Option(name: .customLong("length-penalty"), help: "fairseq's length penalty α (default: the config's data.length_penalty).")
+    var lengthPenalty: Float?
+    @Option(help: "The run folder, when training overrode the config's output.") var output: String?
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        if let beam, beam < 1 { throw ValidationError("--beam must be at least 1, got \(beam)") }
+        if greedy && beam != nil && beam != 1 { throw ValidationError("--greedy and --beam \(beam!) contradict each other") }
+    }
+
+    func run() throws {
+        compute.apply()
+        let configuration = try loadConfiguration(TranslationRunConfiguration.self, from: URL(fileURLWithPath: config))
+        var translator = try loadTranslator(configuration, output: output)
+        if greedy { translator.search.beamWidth = 1 } else if let beam { translator.search.beamWidth = beam }
+        if let lengthPenalty { translator.search.lengthPenalty = lengthPenalty }
+        let lines = try standardInputLines()
+        let encoded = try lines.enumerated().map { index, line in
+            do { return try translator.encode(line) } catch let error as TranslationInputError {
+                throw CommandFailure("standard input, line \(index + 1): \(error.reason)")
+            }
+        }
+        for ids in encoded {
+            let best = withoutGradients { translator.model.translate([ids], search: translator.search)[0] }
+            print(translator.encoding.decode(best.tokens))
+        }
+    }
+
+    /// Standard input's lines (a final newline ends the last one; "\r\n" counts as one newline).
+    func standardInputLines() throws -> [String] {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        var rows = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if rows.last?.isEmpty == true { rows.removeLast() }
+        return try rows.enumerated().map { index, row in
+            guard let line = String(validating: row.last == UInt8(ascii: "\r") ? row.dropLast() : row, as: UTF8.self) else {
+                throw CommandFailure("standard input, line \(index + 1): is not valid UTF-8")
+            }
+            return line
+        }
+    }
+}
+
+/// The model of a translation run (its checkpoint) with the run's bpe.json and beam settings.
+func loadTranslator(_ configuration: TranslationRunConfiguration, output: String?) throws -> Translator {
+    let folder = URL(fileURLWithPath: output ?? configuration.output)
+    let encodingURL = folder.appendingPathComponent(BytePairEncoding.fileName)
+    let checkpoint = folder.appendingPathComponent(TranslationTrainer.checkpointName)
+    for url in [encodingURL, checkpoint] where !FileManager.default.fileExists(atPath: url.path) {
+        throw CommandFailure("\(url.path) does not exist: train the run first (glance train --config …)")
+    }
+    let encoding = try BytePairEncoding(contentsOf: encodingURL)
+    let model = try EncoderDecoderModel(configuration: configuration.model, seed: configuration.training.seed)
+    let (tensors, _) = try SafeTensors.read(from: checkpoint)
+    let parameters = Dictionary(uniqueKeysWithValues: tensors.compactMap { key, value in key.hasPrefix("model.") ? (String(key.dropFirst(6)), value) : nil })
+    do { try model.update(parameters: parameters) } catch {
+        throw CommandFailure("checkpoint \(checkpoint.path) does not fit the model of the configuration: \(error)")
+    }
+    guard encoding.vocabularySize <= model.vocabularySize else {
+        throw CommandFailure("\(encodingURL.path) has \(encoding.vocabularySize) ids, more than model.vocab_size \(model.vocabularySize)")
+    }
+    model.eval()
+    let data = configuration.data
+    return Translator(model: model, encoding: encoding,
+                      search: BeamSearch(beamWidth: data.beam, lengthPenalty: data.lengthPenalty, maximumTokens: configuration.model.maximumLength - 1))
+}
+
+/// `glance train` on a translation config.
+func trainTranslation(_ options: TrainingOptions) throws {
+    let configuration = try options.configuration(TranslationRunConfiguration.self)
+    let trainer = try TranslationTrainer(configuration: configuration)
+    let task = trainer.task, c = configuration.model
+    try options.train(trainer, description: "model: \(trainer.model.parameterCount()) parameters, \(c.encoderLayers)+\(c.decoderLayers) layers, "
+        + "d_model \(c.modelDimensions), encoder attention \(c.encoderAttention), \(c.block.rawValue); "
+        + "\(task.trainPairs.sources.count) training pairs (\(task.droppedPairs) longer than max_length − 1 left out), "
+        + "\(task.valid.count) validation pairs, \(task.encoding.vocabularySize) subword ids")
+}
+
+/// `glance eval` on a translation config: BLEU and chrF of a split.
+func evaluateTranslation(config: String, split: String, output: String?) throws {
+    var configuration = try loadConfiguration(TranslationRunConfiguration.self, from: URL(fileURLWithPath: config))
+    if let output { configuration.output = output }
+    let translator = try loadTranslator(configuration, output: nil)
+    let data = configuration.data
+    guard let part = Bitext.Split(rawValue: split) else { throw ValidationError("--split must be train, valid or test, got '\(split)'") }
+    let bitext = try Bitext(folder: URL(fileURLWithPath: data.bitext), split: part, source: data.source, target: data.target)
+    var skipped = 0
+    let translations = bitext.source.map { line -> String in
+        do { return try translator.translate(line) } catch { skipped += 1; return "" }
+    }
+    let bleu = BLEU(hypotheses: translations, references: bitext.target), chrF = ChrF(hypotheses: translations, references: bitext.target)
+    print(String(format: "%@ BLEU %.2f chrF %.2f (%d sentences, beam %d, length penalty %.2f%@; sacreBLEU 13a / chrF2 definitions)",
+                 split, bleu.score, chrF.score, bitext.count, translator.search.beamWidth, translator.search.lengthPenalty,
+                 skipped > 0 ? ", \(skipped) too long to translate, scored as empty" : ""))
+}
