@@ -21,19 +21,19 @@ struct DataCommand: ParsableCommand {
 
         static let orangeTextVersion = "1.16.3"
 
-        @Option(help: "Corpus: gcide or 20newsgroups.") var corpus = "gcide"
+        @Option(help: "Corpus: gcide, 20newsgroups or electricity (series for forecasting).") var corpus = "gcide"
         @Option(help: "Output folder (default: data/CORPUS).") var output: String?
 
         func validate() throws {
-            guard ["gcide", "20newsgroups"].contains(corpus) else {
-                throw ValidationError("unknown --corpus '\(corpus)'; known: gcide, 20newsgroups")
+            guard ["gcide", "20newsgroups", "electricity"].contains(corpus) else {
+                throw ValidationError("unknown --corpus '\(corpus)'; known: gcide, 20newsgroups, electricity")
             }
         }
 
         func run() throws {
             let output = output ?? "data/\(corpus)"
             let folder = URL(fileURLWithPath: output)
-            let files = corpus == "gcide" ? ["train.txt", "valid.txt", "test.txt"]
+            let files = corpus == "gcide" ? ["train.txt", "valid.txt", "test.txt"] : corpus == "electricity" ? Self.electricityFiles
                 : [LabelledTextCorpus.classesFile] + LabelledTextCorpus.Split.allCases.map { "\($0.rawValue).tsv" }
             if files.allSatisfy({ FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }) {
                 print("\(output) already holds the corpus")
@@ -42,6 +42,7 @@ struct DataCommand: ParsableCommand {
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("glance-\(corpus)-\(ProcessInfo.processInfo.processIdentifier)")
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: work) }
+            if corpus == "electricity" { return try fetchElectricity(into: folder, output: output, work: work) }
             if corpus == "gcide" { try fetchGCIDE(into: folder, output: output, work: work) } else { try fetchNewsgroups(into: folder, output: output, work: work) }
         }
 

@@ -21,6 +21,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        if isForecastingConfiguration(config) { return try evaluateForecaster(config: config, run: output, windows: windows, samples: nil, seed: 0) }
         var configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
         if let windows { configuration.training.evalWindows = windows }
         if let output { configuration.output = output }

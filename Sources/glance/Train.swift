@@ -13,6 +13,7 @@ struct Train: ParsableCommand {
     @OptionGroup var options: TrainingOptions
 
     func run() throws {
+        if isForecastingConfiguration(options.config) { return try trainForecaster(options) }
         let configuration = try options.configuration(TrainingConfiguration.self)
         let corpus = try ByteCorpus(folder: URL(fileURLWithPath: configuration.data.corpus), requiredSplits: [.train, .valid])
         let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
