@@ -19,7 +19,7 @@ public struct ForecastPlot {
     /// The chart as an SVG document of `width` × `height` pixels.
     public func svg(width: Double = 960, height: Double = 400) -> String {
         var document = SVGDocument(width: width, height: height)
-        let left = 70.0, right = width - 20, top = 40.0, bottom = height - 50
+        let left = 70.0, right = width - 20, top = 56.0, bottom = height - 50
         let times = history.map(\.time.seconds) + truth.map(\.time.seconds) + forecast.map(\.time.seconds)
         let values = history.map(\.value) + truth.map(\.value) + forecast.flatMap { [$0.low, $0.high] }
         guard let firstTime = times.min(), let lastTime = times.max(), let lowest = values.min(), let highest = values.max() else {
@@ -30,7 +30,7 @@ public struct ForecastPlot {
         func x(_ time: Timestamp) -> Double { left + (right - left) * Double(time.seconds - firstTime) / Double(Swift.max(lastTime - firstTime, 1)) }
         func y(_ value: Float) -> Double { bottom - (bottom - top) * (Double(value) - low) / (high - low) }
 
-        document.text(title, at: (left, 24), size: 15)
+        document.text(title, at: (left, 20), size: 15)
         document.line(from: (left, bottom), to: (right, bottom), stroke: "#555")
         document.line(from: (left, top), to: (left, bottom), stroke: "#555")
         for k in 0...4 {
@@ -49,14 +49,14 @@ public struct ForecastPlot {
         document.polyline(truth.map { (x($0.time), y($0.value)) }, stroke: "#222", dash: "4 3")
         document.polyline(forecast.map { (x($0.time), y($0.median)) }, stroke: "#1f4fa8")
         let legend: [(String, String, String?)] = [("history", "#222", nil), ("truth", "#222", "4 3"), ("median forecast", "#1f4fa8", nil)]
-        var legendX = right - 420
+        var legendX = left
         for (label, color, dash) in legend {
-            document.polyline([(legendX, 20), (legendX + 24, 20)], stroke: color, dash: dash)
-            document.text(label, at: (legendX + 30, 24), size: 12)
+            document.polyline([(legendX, 36), (legendX + 24, 36)], stroke: color, dash: dash)
+            document.text(label, at: (legendX + 30, 40), size: 12)
             legendX += 40 + Double(label.count) * 7
         }
-        document.polygon([(legendX, 14), (legendX + 24, 14), (legendX + 24, 26), (legendX, 26)], fill: "#4a7fd4", opacity: 0.25)
-        document.text(bandLabel + " band", at: (legendX + 30, 24), size: 12)
+        document.polygon([(legendX, 30), (legendX + 24, 30), (legendX + 24, 42), (legendX, 42)], fill: "#4a7fd4", opacity: 0.25)
+        document.text(bandLabel + " band", at: (legendX + 30, 40), size: 12)
         return document.text
     }
 }
