@@ -21,7 +21,10 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        if isForecastingConfiguration(config) { return try evaluateForecaster(config: config, run: output, windows: windows, samples: nil, seed: 0) }
+        if isForecastingConfiguration(config) {
+            guard split == "test" else { throw CommandFailure("--split \(split): a forecasting run is evaluated on its test period") }
+            return try evaluateForecaster(config: config, run: output, windows: windows)
+        }
         var configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
         if let windows { configuration.training.evalWindows = windows }
         if let output { configuration.output = output }

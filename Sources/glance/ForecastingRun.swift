@@ -34,11 +34,11 @@ func trainedForecaster(config: String, run: String?, evaluationWindows: Int? = n
 }
 
 /// `glance eval` on a forecasting run: R0.5, R0.9, MAE and sMAPE of the model and of the
-/// seasonal-naive baseline over the rolling test windows.
-func evaluateForecaster(config: String, run: String?, windows: Int?, samples: Int?, seed: UInt64) throws {
+/// seasonal-naive baseline over the rolling test windows (`data.samples` sample paths, seed 0).
+func evaluateForecaster(config: String, run: String?, windows: Int?) throws {
     let trainer = try trainedForecaster(config: config, run: run, evaluationWindows: windows)
     let task = trainer.task, horizon = task.configuration.model.horizon
-    let report = try task.evaluateTest(horizon: horizon, samples: samples ?? task.configuration.data.samples, seed: seed)
+    let report = try task.evaluateTest(horizon: horizon, samples: task.configuration.data.samples, seed: 0)
     print("test: \(report.windows) rolling windows of \(horizon) steps (\(task.dataset.seriesCount) series), \(report.samples) samples, step \(trainer.step)")
     for (name, score) in [("model (\(task.configuration.model.attention))", report.model), ("seasonal naive (\(report.season) steps back)", report.seasonalNaive)] {
         print(String(format: "%@: R0.5 %.4f  R0.9 %.4f  MAE %.4g  sMAPE %.2f%%", name, score.risk(0.5), score.risk(0.9),

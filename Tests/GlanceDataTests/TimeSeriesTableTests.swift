@@ -124,7 +124,7 @@ import Testing
         let temperatures = (0..<140).map { data.features[$0 * 5 + 4] }
         #expect(Swift.abs(temperatures.reduce(0, +) / 140) < 1e-4)
         let windows = data.rollingWindows(over: splits.test, context: 48, horizon: 12)
-        #expect(windows.map(\.start) == [112, 124, 136, 148] && windows.allSatisfy { $0.start + 48 + 12 <= 200 })
+        #expect(windows.map(\.start) == [112, 124, 136] && windows.allSatisfy { $0.start + 48 + 12 <= 200 })
         let batch = data.batch(Array(windows.prefix(2)), length: 60, context: 48)
         #expect(batch.values.count == 120 && batch.covariates.count == 600 && batch.values[0] == 212)
         #expect(batch.scales[0] == SeriesScaling.scale(of: (112..<160).map { Float(100 + $0) }))

@@ -55,7 +55,13 @@ public struct ForecasterConfiguration: StrictConfigurationSection, Equatable, Se
         }
         context = try c.value(.context, default: d.context)
         horizon = try c.value(.horizon, default: d.horizon)
-        likelihood = try c.value(.likelihood, default: d.likelihood)
+        if c.contains(.likelihood) {
+            let name = try c.decode(String.self, forKey: .likelihood)
+            guard let value = Likelihood(rawValue: name) else {
+                throw ConfigurationValueError(field: "model.likelihood", reason: "must be one of \(Likelihood.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
+            }
+            likelihood = value
+        }
         if c.contains(.calendar) {
             calendar = try c.decode([String].self, forKey: .calendar).map { name in
                 guard let feature = CalendarFeature(rawValue: name) else {
@@ -68,23 +74,6 @@ public struct ForecasterConfiguration: StrictConfigurationSection, Equatable, Se
         seriesEmbedding = try c.value(.seriesEmbedding, default: d.seriesEmbedding)
         positions = try c.value(.positions, default: d.positions)
         block = try c.value(.block, default: d.block)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(layers, forKey: .layers)
-        try c.encode(modelDimensions, forKey: .modelDimensions)
-        try c.encode(heads, forKey: .heads)
-        try c.encode(feedForwardMultiplier, forKey: .feedForwardMultiplier)
-        try c.encode(dropout, forKey: .dropout)
-        try c.encode(attention, forKey: .attention)
-        try c.encode(context, forKey: .context)
-        try c.encode(horizon, forKey: .horizon)
-        try c.encode(likelihood, forKey: .likelihood)
-        try c.encode(calendar, forKey: .calendar)
-        try c.encode(seriesEmbedding, forKey: .seriesEmbedding)
-        try c.encode(positions, forKey: .positions)
-        try c.encode(block, forKey: .block)
     }
 
     /// Steps the model reads at most: a window of `context + horizon` values read one step behind.

@@ -27,13 +27,4 @@ public enum Likelihood: String, CaseIterable, Codable, Sendable {
 
     /// The smallest value of a positive parameter (σ, μ and α of the negative binomial).
     static let floor: Float = 1e-3
-
-    public init(from decoder: any Decoder) throws {
-        let name = try decoder.singleValueContainer().decode(String.self)
-        guard let value = Self(rawValue: name) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "must be one of \(Self.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'"))
-        }
-        self = value
-    }
 }
