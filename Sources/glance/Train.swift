@@ -6,7 +6,7 @@ import GlanceTraining
 /// `glance train`: trains the character-level language model described by a config file.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a character-level language model from a JSON config.",
+        abstract: "Train a character-level language model, or a forecaster (a config whose data names targets), from a JSON config.",
         discussion: "Every config field is documented in configs/README.md; unknown fields are rejected."
     )
 

@@ -5,6 +5,7 @@ import GlanceData
 import GlanceModels
 import GlanceNN
 import GlanceTestSupport
+import GlanceTraining
 import Testing
 
 @Suite struct ForecasterTests {
@@ -88,5 +89,25 @@ import Testing
         #expect(message(#"{"likelihood": "poisson"}"#).contains("gaussian, student_t, negative_binomial"))
         #expect(message(#"{"d_model": 30, "heads": 4}"#).contains("model.d_model"))
         #expect(message(#"{"attention": {"type": "logsparse", "qk_kernel": 0}}"#).contains("qk_kernel"))
+    }
+
+    @Test("the forecasting configs shipped in configs/ load; the vic_elec day-ahead trio differs only in attention and run folder")
+    func shippedConfigurations() throws {
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: configs.path).filter { $0.hasPrefix("forecast-") && $0.hasSuffix(".json") }
+        #expect(files.count >= 6)
+        for file in files {
+            #expect(throws: Never.self, "\(file)") { _ = try loadConfiguration(ForecastingConfiguration.self, from: configs.appendingPathComponent(file)) }
+        }
+        let trio = try ["logsparse", "logsparse-k1", "full"].map {
+            try loadConfiguration(ForecastingConfiguration.self, from: configs.appendingPathComponent("forecast-vic-elec-\($0).json"))
+        }
+        #expect(trio[0].model.context >= 672 && trio[0].model.horizon == 48)
+        for other in trio.dropFirst() {
+            var aligned = other
+            (aligned.model.attention, aligned.output) = (trio[0].model.attention, trio[0].output)
+            #expect(aligned == trio[0])
+        }
     }
 }
