@@ -37,9 +37,7 @@ public final class SeriesInput: Module, InputStage {
         let std = TransformerBlock.initialStandardDeviation
         projection = Linear(1 + featureCount, dimensions, standardDeviation: std, generator: &generator)
         seriesEmbedding = seriesCount.map { Embedding(count: $0, dimensions: dimensions, standardDeviation: std, generator: &generator) }
-        learnedPositions = positions == .learned
-            ? LearnedPositions(maximumLength: maximumLength, dimensions: dimensions, standardDeviation: std, generator: &generator) : nil
-        sinusoids = positions == .sinusoidal ? sinusoidalPositions(count: maximumLength, dimensions: dimensions) : nil
+        (learnedPositions, sinusoids) = positions.tables(maximumLength: maximumLength, dimensions: dimensions, generator: &generator)
         self.dropout = Dropout(probability: dropout, source: source)
         (self.positions, self.maximumLength) = (positions, maximumLength)
         super.init()
