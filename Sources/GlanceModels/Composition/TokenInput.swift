@@ -29,9 +29,7 @@ public final class TokenInput: Module, InputStage {
                 source: RandomSource, generator: inout RandomGenerator) {
         let std = TransformerBlock.initialStandardDeviation
         tokenEmbedding = Embedding(count: vocabularySize, dimensions: dimensions, standardDeviation: std, generator: &generator)
-        learnedPositions = positions == .learned
-            ? LearnedPositions(maximumLength: maximumLength, dimensions: dimensions, standardDeviation: std, generator: &generator) : nil
-        sinusoids = positions == .sinusoidal ? sinusoidalPositions(count: maximumLength, dimensions: dimensions) : nil
+        (learnedPositions, sinusoids) = positions.tables(maximumLength: maximumLength, dimensions: dimensions, generator: &generator)
         self.dropout = Dropout(probability: dropout, source: source)
         (self.positions, self.maximumLength) = (positions, maximumLength)
         super.init()
