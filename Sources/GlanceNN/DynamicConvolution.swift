@@ -10,20 +10,17 @@ public final class DynamicConvolution: Module, HeadwiseConvolutionLayer {
     public let bias: Parameter?
     public let heads: Int
     public let kernelSize: Int
-    /// Whether the kernels are softmax-normalized over their taps.
-    public let weightSoftmax: Bool
-    /// DropConnect on the normalized kernels.
-    public let weightDropout: Dropout
+    /// Softmax over the taps and DropConnect.
+    public let normalization: KernelNormalization
 
     /// The projection starts from PyTorch's default uniform init; the bias at zero.
     public init(channels: Int, heads: Int, kernelSize: Int, weightSoftmax: Bool = true, weightDropout: Float = 0, bias: Bool = false,
                 source: RandomSource, generator: inout RandomGenerator) {
-        precondition(channels >= 1 && heads >= 1 && kernelSize >= 1 && channels % heads == 0,
-                     "DynamicConvolution needs \(heads) heads to split \(channels) channels, kernel \(kernelSize)")
+        requireHeadwiseSizes("DynamicConvolution", channels: channels, heads: heads, kernelSize: kernelSize)
         kernelProjection = Linear(channels, heads * kernelSize, bias: false, generator: &generator)
         self.bias = bias ? Parameter(.zeros([channels])) : nil
-        (self.heads, self.kernelSize, self.weightSoftmax) = (heads, kernelSize, weightSoftmax)
-        self.weightDropout = Dropout(probability: weightDropout, source: source)
+        (self.heads, self.kernelSize) = (heads, kernelSize)
+        normalization = KernelNormalization(softmax: weightSoftmax, dropConnect: weightDropout, source: source)
         super.init()
     }
 
@@ -32,6 +29,6 @@ public final class DynamicConvolution: Module, HeadwiseConvolutionLayer {
     /// The [batch, time, H, K] kernels of every time step of `input`.
     public func kernels(for input: Tensor) -> Tensor {
         let logits = kernelProjection(input).reshaped(to: [input.shape[0], input.shape[1], heads, kernelSize])
-        return weightDropout(weightSoftmax ? logits.softmax(alongAxis: -1) : logits)
+        return normalization(logits)
     }
 }

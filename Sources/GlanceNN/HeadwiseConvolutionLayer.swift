@@ -17,6 +17,32 @@ public enum ConvolutionPadding: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// How a ``HeadwiseConvolutionLayer`` turns raw kernels into the ones it applies: softmax over
+/// the K taps (fairseq's `weight_softmax`), then DropConnect in training (`weight_dropout`).
+public final class KernelNormalization: Module {
+    /// Whether the kernels are softmax-normalized over their taps.
+    public let softmax: Bool
+    /// DropConnect on the normalized kernels.
+    public let dropConnect: Dropout
+
+    public init(softmax: Bool, dropConnect probability: Float, source: RandomSource) {
+        self.softmax = softmax
+        dropConnect = Dropout(probability: probability, source: source)
+        super.init()
+    }
+
+    /// `kernels` [..., K] normalized over the last axis, with DropConnect in training.
+    public func callAsFunction(_ kernels: Tensor) -> Tensor {
+        dropConnect(softmax ? kernels.softmax(alongAxis: -1) : kernels)
+    }
+}
+
+/// Stops with a message naming `layer` unless the sizes are positive and `heads` divides `channels`.
+func requireHeadwiseSizes(_ layer: String, channels: Int, heads: Int, kernelSize: Int) {
+    precondition(channels >= 1 && heads >= 1 && kernelSize >= 1 && channels % heads == 0,
+                 "\(layer) needs \(heads) heads to split \(channels) channels, kernel \(kernelSize)")
+}
+
 /// A convolution whose heads each apply one kernel, normalized over its K taps, to C/H
 /// channels: ``LightweightConvolution`` (one kernel per head) and ``DynamicConvolution``
 /// (one per head and time step, computed from the input). Input and output are [batch, time,

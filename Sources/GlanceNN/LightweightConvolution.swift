@@ -13,22 +13,18 @@ public final class LightweightConvolution: Module, HeadwiseConvolutionLayer {
     public let weight: Parameter
     public let bias: Parameter?
     public let channels: Int
-    /// Whether the kernels are softmax-normalized over their taps.
-    public let weightSoftmax: Bool
-    /// DropConnect on the normalized kernels.
-    public let weightDropout: Dropout
+    /// Softmax over the taps and DropConnect.
+    public let normalization: KernelNormalization
 
     /// Weights from fairseq's Xavier-uniform init (fan-in K, fan-out H·K); the bias starts at zero.
     public init(channels: Int, heads: Int, kernelSize: Int, weightSoftmax: Bool = true, weightDropout: Float = 0, bias: Bool = false,
                 source: RandomSource, generator: inout RandomGenerator) {
-        precondition(channels >= 1 && heads >= 1 && kernelSize >= 1 && channels % heads == 0,
-                     "LightweightConvolution needs \(heads) heads to split \(channels) channels, kernel \(kernelSize)")
+        requireHeadwiseSizes("LightweightConvolution", channels: channels, heads: heads, kernelSize: kernelSize)
         let bound = (6 / Float(kernelSize + heads * kernelSize)).squareRoot()
         weight = Parameter(.randomUniform(shape: [heads, kernelSize], lower: -bound, upper: bound, generator: &generator))
         self.bias = bias ? Parameter(.zeros([channels])) : nil
         self.channels = channels
-        self.weightSoftmax = weightSoftmax
-        self.weightDropout = Dropout(probability: weightDropout, source: source)
+        normalization = KernelNormalization(softmax: weightSoftmax, dropConnect: weightDropout, source: source)
         super.init()
     }
 
@@ -37,6 +33,6 @@ public final class LightweightConvolution: Module, HeadwiseConvolutionLayer {
 
     /// The [H, K] kernels every position shares.
     public func kernels(for input: Tensor) -> Tensor {
-        weightDropout(weightSoftmax ? weight.value.softmax(alongAxis: -1) : weight.value)
+        normalization(weight.value)
     }
 }

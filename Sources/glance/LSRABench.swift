@@ -20,15 +20,7 @@ extension Bench {
                                                             source: RandomSource(seed: 1), generator: &generator)
             let input = Tensor.randomNormal(shape: [batch, n, heads * headDim], generator: &generator)
             let context = AttentionContext(mask: AttentionMask(causal: causal))
-            let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { block.forward(input, context: context).output } }
-            var backwardTime: Double? = nil
-            if backward {
-                let seed = Tensor.randomNormal(shape: input.shape, generator: &generator)
-                let parameters = block.trainableParameters().map(\.parameter)
-                backwardTime = medianMilliseconds(repeats: `repeat`) {
-                    _ = inputAndWeightGradients(input: input, seed: seed, parameters: parameters) { block.forward($0, context: context).output }
-                }
-            }
+            let (forward, backwardTime) = medianTimes(of: block, input: input, generator: &generator) { block.forward($0, context: context).output }
             try report([("model", "lsra"), ("mechanism", LongShortRangeOptions.mechanism), ("options", AttentionConfiguration(options).optionsObject),
                         ("length", n), ("batch", batch), ("heads", heads), ("head_dim", headDim), ("causal", causal),
                         ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
