@@ -1,4 +1,5 @@
 import GlanceCore
+import GlanceNN
 
 /// What every attention layer of a model shares, whatever its mechanism.
 public struct AttentionShape: Sendable, Equatable {
@@ -39,6 +40,8 @@ public final class AttentionBuild {
     public let required: AttentionCapabilities
     /// Objects left by earlier layers, keyed by the mechanism's name.
     public var shared: [String: AnyObject] = [:]
+    /// The model's dropout stream, for layers with dropout of their own (LSRA's DropConnect).
+    public var randomSource: RandomSource?
 
     public init(required: AttentionCapabilities) {
         self.required = required

@@ -6,7 +6,7 @@ public enum AttentionRegistry {
     public static let optionTypes: [any AttentionOptions.Type] = [
         FullAttentionOptions.self, LinformerOptions.self, PerformerOptions.self,
         LogSparseOptions.self, ReformerOptions.self, LongformerOptions.self,
-        AdaptiveSpanOptions.self, TransformerXLOptions.self, RelativePositionOptions.self,
+        AdaptiveSpanOptions.self, TransformerXLOptions.self, RelativePositionOptions.self, LongShortRangeOptions.self,
     ]
 
     /// Names that configs accept.

@@ -99,6 +99,7 @@ extension TransformerBlock {
     public static func stack(_ c: LanguageModelConfiguration, required: AttentionCapabilities, source: RandomSource,
                              generator: inout RandomGenerator) throws -> [TransformerBlock] {
         let build = AttentionBuild(required: required)
+        build.randomSource = source
         var blocks: [TransformerBlock] = []
         for layer in 0..<c.layers {
             let shape = c.attentionShape(layer: layer)

@@ -1,6 +1,7 @@
 import Foundation
 import GlanceAttention
 import GlanceCore
+import GlanceNN
 
 extension Bench {
     /// Times one attention layer per length: forward, and forward + backward with `--backward`.
@@ -10,19 +11,22 @@ extension Bench {
             let layer = try makeLayer(length: n, generator: &generator)
             let input = Tensor.randomNormal(shape: [batch, n, heads * headDim], generator: &generator)
             let context = context(batch: batch, length: n, generator: &generator)
-            let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { layer.attend(input, context: context).output } }
-            var backwardTime: Double? = nil
-            if backward {
-                let seed = Tensor.randomNormal(shape: input.shape, generator: &generator)
-                let parameters = layer.trainableParameters().map(\.parameter)
-                backwardTime = medianMilliseconds(repeats: `repeat`) {
-                    _ = inputAndWeightGradients(input: input, seed: seed, parameters: parameters) { layer.attend($0, context: context).output }
-                }
-            }
+            let (forward, backwardTime) = medianTimes(of: layer, input: input, generator: &generator) { layer.attend($0, context: context).output }
             var fields = try commonFields(length: n)
             fields[fields.firstIndex { $0.0 == "causal" }!].1 = causal || layer.isAlwaysCausal
             try report(fields + [("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
                                  ("peak_rss_bytes", peakResidentBytes()), ("threads", Threading.count)])
         }
+    }
+
+    /// Median milliseconds of `body` (the forward pass of `module`) on `input`, and with
+    /// `--backward` of forward + backward to the input and every weight (nil without).
+    func medianTimes(of module: Module, input: Tensor, generator: inout RandomGenerator,
+                     _ body: (Tensor) -> Tensor) -> (forward: Double, backward: Double?) {
+        let forward = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { body(input) } }
+        guard backward else { return (forward, nil) }
+        let seed = Tensor.randomNormal(shape: input.shape, generator: &generator)
+        let parameters = module.trainableParameters().map(\.parameter)
+        return (forward, medianMilliseconds(repeats: `repeat`) { _ = inputAndWeightGradients(input: input, seed: seed, parameters: parameters, body) })
     }
 }

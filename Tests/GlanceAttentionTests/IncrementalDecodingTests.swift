@@ -30,13 +30,19 @@ import Testing
         case "logsparse K=3":
             return try LogSparseAttention(modelDimensions: width, heads: heads, queryKeyKernel: 3,
                                           pattern: LogSparsePattern(localWindow: 1, subsequenceLength: 5), generator: &generator)
+        case "lsra lightweight", "lsra dynamic":
+            var options = LongShortRangeOptions()
+            (options.convolution, options.kernelSize) = label == "lsra dynamic" ? (.dynamic, .all(4)) : (.lightweight, .all(7))
+            return try options.make(shape: AttentionShape(modelDimensions: width, heads: heads, maximumLength: 256),
+                                    build: AttentionBuild(required: .causal), generator: &generator)
         default:
             Issue.record("unknown mechanism \(label)")
             throw AttentionConfigurationError(field: "label", reason: label)
         }
     }
 
-    static let labels = ["full", "performer softmax", "performer relu", "longformer", "longformer dilated", "logsparse K=1", "logsparse K=3"]
+    static let labels = ["full", "performer softmax", "performer relu", "longformer", "longformer dilated", "logsparse K=1", "logsparse K=3",
+                         "lsra lightweight", "lsra dynamic"]
 
     /// Lengths of the pieces a sequence of `length` positions is fed in: a prompt of 7, then
     /// single positions and short runs.

@@ -23,6 +23,10 @@ import Testing
         case "longformer": c.attention = AttentionConfiguration(LongformerOptions(window: .all(4), dilation: .perHead([1, 2])))
         case "logsparse K=1": c.attention = AttentionConfiguration(LogSparseOptions())
         case "logsparse K=3": c.attention = AttentionConfiguration(LogSparseOptions(queryKeyKernel: 3, window: 1, subsequence: 5))
+        case "lsra":
+            var options = LongShortRangeOptions()
+            (options.convolution, options.kernelSize) = (.dynamic, .perLayer([3, 5]))
+            c.attention = AttentionConfiguration(options)
         default: Issue.record("unknown mechanism \(attention)")
         }
         c.reversible = reversible
@@ -41,6 +45,7 @@ import Testing
         ("full", "learned", false), ("full", "sinusoidal", false), ("full", "learned", true),
         ("performer softmax", "learned", false), ("performer relu", "sinusoidal", false), ("longformer", "learned", false),
         ("logsparse K=1", "learned", false), ("logsparse K=3", "sinusoidal", false),
+        ("lsra", "learned", false),
     ]
 
     @Test("the cached forward, fed in pieces, gives the full forward's logits (≤ 1e-5)", arguments: cases)
