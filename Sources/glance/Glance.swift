@@ -8,7 +8,7 @@ struct Glance: ParsableCommand {
         commandName: "glance",
         abstract: "Train, run and measure efficient Transformers on the CPU.",
         version: glanceVersion,
-        subcommands: [Train.self, Classify.self, Evaluate.self, Generate.self, Run.self, Bench.self, Mechanisms.self, DataCommand.self]
+        subcommands: [Train.self, Classify.self, Evaluate.self, Generate.self, Run.self, Bench.self, Mechanisms.self, DataCommand.self, Transcribe.self]
     )
 }
 
