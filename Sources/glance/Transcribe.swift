@@ -13,8 +13,8 @@ struct Transcribe: ParsableCommand {
         preprocessor_config.json) and tokenizer.json (with tokenizer_config.json). Each WAV \
         (PCM or float, any rate, mixed down to mono) is resampled to the extractor's rate; files \
         are batched with padding. One line per file: the file, the transcript, the audio seconds \
-        and the real-time factor (audio seconds per wall-clock second of the whole pipeline — \
-        reading, features, encoder, decoding — over all files).
+        and the real-time factor of the whole pipeline (reading, features, encoder, decoding) over \
+        all files: audio seconds per wall-clock second and per CPU second (all threads).
         """
     )
 
@@ -30,7 +30,7 @@ struct Transcribe: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Files per padded batch.")
     var batchSize = 8
 
-    @Flag(help: "One JSON object per line (file, transcript, ids, audio_seconds, real_time_factor).")
+    @Flag(help: "One JSON object per line (file, transcript, ids, audio_seconds, real_time_factor, audio_seconds_per_cpu_second).")
     var json = false
 
     @OptionGroup var compute: ComputeOptions
@@ -44,7 +44,7 @@ struct Transcribe: ParsableCommand {
     func run() throws {
         compute.apply()
         let transcriber = try ParakeetTranscriber(folder: URL(fileURLWithPath: model))
-        let start = Date()
+        let start = Date(), startCPU = processCPUSeconds()
         let rate = transcriber.features.configuration.sampleRate
         let audio = try files.map { try WAVFile.read(from: URL(fileURLWithPath: $0), resamplingTo: rate) }
         var transcripts: [Transcript] = []
@@ -57,17 +57,20 @@ struct Transcribe: ParsableCommand {
                     + "the features need at least \(error.neededSamples)")
             }
         }
-        let seconds = Date().timeIntervalSince(start)
-        let realTime = audio.map(\.seconds).reduce(0, +) / max(seconds, 1e-9)
+        let audioSeconds = audio.map(\.seconds).reduce(0, +)
+        let realTime = audioSeconds / max(Date().timeIntervalSince(start), 1e-9)
+        let perCPUSecond = audioSeconds / max(processCPUSeconds() - startCPU, 1e-9)
         for (index, transcript) in transcripts.enumerated() {
-            let file = files[index], audioSeconds = audio[index].seconds
+            let file = files[index], fileSeconds = audio[index].seconds
             if json {
                 let record: [String: Any] = ["file": file, "transcript": transcript.text, "ids": transcript.ids,
-                                             "audio_seconds": audioSeconds, "real_time_factor": realTime]
+                                             "audio_seconds": fileSeconds, "real_time_factor": realTime,
+                                             "audio_seconds_per_cpu_second": perCPUSecond]
                 let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print("\(file)\t\(transcript.text)\t\(String(format: "%.2f", audioSeconds)) s\t\(String(format: "%.1f", realTime))× real time")
+                print("\(file)\t\(transcript.text)\t\(String(format: "%.2f", fileSeconds)) s\t"
+                    + "\(String(format: "%.1f", realTime))× real time (\(String(format: "%.1f", perCPUSecond)) audio s per CPU s)")
             }
         }
     }
