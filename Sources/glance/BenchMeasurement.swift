@@ -25,14 +25,26 @@ func medianMilliseconds(repeats: Int, _ body: () -> Void) -> Double {
     return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
 }
 
-/// Peak resident set size of this process, in bytes.
-func peakResidentBytes() -> Int {
+/// This process's resource usage so far.
+func processResourceUsage() -> rusage {
     var usage = rusage()
     #if os(Linux)
     getrusage(RUSAGE_SELF.rawValue, &usage)
     #else
     getrusage(RUSAGE_SELF, &usage)
     #endif
+    return usage
+}
+
+/// CPU seconds (user + system, all threads) this process has used so far.
+func processCPUSeconds() -> Double {
+    let usage = processResourceUsage()
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// Peak resident set size of this process, in bytes.
+func peakResidentBytes() -> Int {
+    let usage = processResourceUsage()
     #if os(Linux)
     return usage.ru_maxrss * 1024
     #else

@@ -8,7 +8,8 @@ struct Glance: ParsableCommand {
         commandName: "glance",
         abstract: "Train, run and measure efficient Transformers on the CPU.",
         version: glanceVersion,
-        subcommands: [Train.self, Classify.self, Evaluate.self, Generate.self, Translate.self, Run.self, Bench.self, Mechanisms.self, DataCommand.self, Forecast.self]
+        subcommands: [Train.self, Classify.self, Evaluate.self, Generate.self, Translate.self, Forecast.self, Transcribe.self, Run.self, Bench.self,
+                      Mechanisms.self, DataCommand.self]
     )
 }
 
