@@ -25,7 +25,7 @@ public enum PocketsphinxTestData {
             throw SpeechCorpusError.unreadable(path: url.path, reason: error.localizedDescription)
         }
         var entries = [(id: String, transcript: String)]()
-        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty else { continue }
             guard trimmed.hasSuffix(")"), let open = trimmed.lastIndex(of: "(") else {
@@ -35,7 +35,7 @@ public enum PocketsphinxTestData {
             let words = trimmed[..<open].split(separator: " ").filter { $0 != "<s>" && $0 != "</s>" }.joined(separator: " ")
             guard !words.isEmpty else { throw SpeechCorpusError.emptyTranscript(path: url.path, line: offset + 1) }
             guard let transcript = SpokenSentences.normalise(words) else {
-                throw SpeechCorpusError.malformedLine(path: url.path, line: offset + 1, reason: "the transcript \"\(words)\" holds characters outside the vocabulary")
+                throw SpeechCorpusError.malformedLine(path: url.path, line: offset + 1, reason: "the transcript \"\(words)\" cannot be written in the vocabulary (digits, symbols, a word in capitals or a stray letter)")
             }
             if let character = vocabulary.firstForeignCharacter(in: transcript) {
                 throw SpeechCorpusError.foreignCharacter(path: url.path, line: offset + 1, character: character)

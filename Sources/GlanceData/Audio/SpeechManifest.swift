@@ -42,7 +42,7 @@ public enum SpeechManifest {
             throw SpeechCorpusError.unreadable(path: url.path, reason: "not UTF-8 text (\(error.localizedDescription))")
         }
         var utterances = [SpeechUtterance]()
-        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+        for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() where !line.isEmpty {
             utterances.append(try parse(line, number: offset + 1, path: url.path, vocabulary: vocabulary, folder: folder))
         }
         guard !utterances.isEmpty else { throw SpeechCorpusError.emptySplit(path: url.path) }
