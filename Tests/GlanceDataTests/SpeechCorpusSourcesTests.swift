@@ -54,6 +54,8 @@ import Testing
         #expect(Set(SyntheticSpeechPlan.voices(for: .valid)).isDisjoint(with: Set(SyntheticSpeechPlan.voices(for: .test))))
         #expect(plan.allSatisfy { $0.voice.engine == .flite ? (0.8...1.25).contains($0.rate) : (130...210).contains($0.rate) })
         #expect(Set(train.map(\.voice)).count > 10)
+        let flite = train.filter { $0.voice.engine == .flite }.count
+        #expect((8...30).contains(flite), "\(flite) of 60 training utterances by flite, expected about 30%")
     }
 
     @Test("Sphinx transcription files: ids, normalised words; a malformed line is named")

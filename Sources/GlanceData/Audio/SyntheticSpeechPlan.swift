@@ -56,9 +56,14 @@ public enum SyntheticSpeechPlan {
     /// The synthetic splits.
     public static let splits: [SpeechCorpus.Split] = [.train, .valid, .test]
 
+    /// The fraction of each split spoken by flite (its few voices would otherwise be drowned by
+    /// espeak-ng's many).
+    public static let fliteShare = 0.3
+
     /// Plans `counts[split]` utterances per synthetic split from `sentences` (at least 3,
     /// shuffled with `seed` and dealt 80/10/10, each split cycling through its share), each with
-    /// a voice of its split drawn at random, an espeak-ng rate of 130–210 words per minute and
+    /// a voice of its split drawn at random (a flite voice with probability ``fliteShare``, else
+    /// an espeak-ng voice), an espeak-ng rate of 130–210 words per minute and
     /// pitch 25–75, or a flite duration stretch of 0.8–1.25 and a mean pitch of 85–130 Hz
     /// (150–210 Hz for the female voice slt).
     public static func plan(sentences: [String], counts: [SpeechCorpus.Split: Int], seed: UInt64) -> [SynthesisRequest] {
@@ -72,8 +77,10 @@ public enum SyntheticSpeechPlan {
         var requests = [SynthesisRequest]()
         for split in splits {
             let share = Array(shares[split]!), voices = voices(for: split)
+            let espeak = voices.filter { $0.engine == .espeak }, flite = voices.filter { $0.engine == .flite }
             for index in 0..<(counts[split] ?? 0) {
-                let voice = voices[Int.random(in: 0..<voices.count, using: &generator)]
+                let engineVoices = Double.random(in: 0..<1, using: &generator) < fliteShare ? flite : espeak
+                let voice = engineVoices[Int.random(in: 0..<engineVoices.count, using: &generator)]
                 let (rate, pitch): (Double, Double)
                 switch voice.engine {
                 case .espeak:
