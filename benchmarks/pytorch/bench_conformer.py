@@ -23,7 +23,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import fail, import_torch, int_list, median_ms, peak_rss_bytes, positive_int  # noqa: E402
+from common import fail, int_list, median_ms, peak_rss_bytes, positive_int, print_per_length  # noqa: E402
 
 
 def parse_args(argv):
@@ -88,15 +88,10 @@ def bench_one(torch, args, length, import_rss):
 
 
 def main(argv=None):
-    import json
-
     args = parse_args(argv)
     if args.warmup < 0:
         fail("--warmup must be >= 0")
-    torch = import_torch(args.threads)
-    import_rss = peak_rss_bytes()
-    for length in args.length:
-        print(json.dumps(bench_one(torch, args, length, import_rss)), flush=True)
+    print_per_length(args, bench_one)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,11 @@ loss = (out * g).sum() + backward (x requires grad). One JSON object per length 
 """
 
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import fail, import_torch, int_list, median_ms, peak_rss_bytes, positive_int  # noqa: E402
+from common import fail, int_list, median_ms, peak_rss_bytes, positive_int, print_per_length  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -113,10 +112,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.warmup < 0 or args.memory < 0 or args.clamp_len < 0:
         fail("--warmup, --memory and --clamp-len must be >= 0")
-    torch = import_torch(args.threads)
-    import_rss = peak_rss_bytes()
-    for length in args.length:
-        print(json.dumps(bench_one(torch, args, length, import_rss)), flush=True)
+    print_per_length(args, bench_one)
 
 
 if __name__ == "__main__":

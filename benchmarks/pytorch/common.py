@@ -83,3 +83,13 @@ class JsonLines:
 def fail(message):
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
+
+
+def print_per_length(args, bench_one):
+    """Imports torch with `args.threads` threads, then prints bench_one(torch, args, length,
+    import_rss) as one JSON line per length of `args.length` (import_rss: the peak resident
+    set right after importing torch, the library's own footprint)."""
+    torch = import_torch(args.threads)
+    import_rss = peak_rss_bytes()
+    for length in args.length:
+        print(json.dumps(bench_one(torch, args, length, import_rss)), flush=True)
