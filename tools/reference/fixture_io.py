@@ -76,12 +76,19 @@ def recording_randn():
         torch.randn = randn
 
 
-def run_cases(description, cases, make_case):
-    """Parses --seed and --out and calls make_case(name, case, seed + index, out) for each case."""
+def fixture_arguments(description):
+    """Parses the fixture scripts' command line: --seed (default 0) and --out (default
+    $GLANCE_FIXTURES, else the fixtures folder), and creates the output folder."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=os.environ.get("GLANCE_FIXTURES") or DEFAULT_OUT)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    return args
+
+
+def run_cases(description, cases, make_case):
+    """Parses --seed and --out and calls make_case(name, case, seed + index, out) for each case."""
+    args = fixture_arguments(description)
     for index, (name, case) in enumerate(cases.items()):
         make_case(name, case, args.seed + index, args.out)

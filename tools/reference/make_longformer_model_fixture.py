@@ -19,12 +19,11 @@ Weights: transformers' own initialisation (N(0, 0.02)) with every tensor then sc
 far from uniform and a wrong mask, window or position shows.
 """
 
-import argparse
 import os
 
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT, randomize_weights, write_model_cases
+from fixture_io import fixture_arguments, randomize_weights, write_model_cases
 from make_longformer_fixtures import softmax_in_input_dtype
 from transformers import LongformerConfig, LongformerModel
 
@@ -40,10 +39,7 @@ CASES = {
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.environ.get("GLANCE_FIXTURES") or DEFAULT_OUT)
-    args = parser.parse_args()
+    args = fixture_arguments(__doc__)
     assert transformers.__version__ == "5.24.0", f"fixtures are pinned to transformers 5.24.0, found {transformers.__version__}"
     softmax_in_input_dtype()
     torch.manual_seed(args.seed)

@@ -29,12 +29,11 @@ that evaluation-mode normalization is not the identity. The reference runs the f
 in float64 with eager attention (its softmax kept in float64, see make_longformer_fixtures.py).
 """
 
-import argparse
 import os
 
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT, randomize_weights, write_model_cases
+from fixture_io import fixture_arguments, randomize_weights, write_model_cases
 from make_longformer_fixtures import softmax_in_input_dtype
 from transformers import ParakeetCTCConfig, ParakeetEncoderConfig, ParakeetForCTC
 
@@ -42,10 +41,7 @@ LENGTHS = [64, 45]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.environ.get("GLANCE_FIXTURES") or DEFAULT_OUT)
-    args = parser.parse_args()
+    args = fixture_arguments(__doc__)
     assert transformers.__version__ == "5.24.0", f"fixtures are pinned to transformers 5.24.0, found {transformers.__version__}"
     # Eager attention's softmax casts to float32, which turns the float64 finfo.min of padded
     # rows into -inf (a fully padded query row then gives NaN); keep it in float64.

@@ -18,7 +18,6 @@ Writes
   id lists (repeats, blanks, `<unk>`, punctuation) with `batch_decode`'s text for each.
 """
 
-import argparse
 import json
 import os
 import wave
@@ -26,7 +25,7 @@ import wave
 import numpy as np
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT, write_model_cases
+from fixture_io import fixture_arguments, write_model_cases
 from make_longformer_fixtures import softmax_in_input_dtype
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import ParakeetFeatureExtractor, ParakeetForCTC, ParakeetProcessor, ParakeetTokenizer
@@ -41,10 +40,7 @@ DECODE_CASES = [
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.environ.get("GLANCE_FIXTURES") or DEFAULT_OUT)
-    args = parser.parse_args()
+    args = fixture_arguments(__doc__)
     assert transformers.__version__ == "5.24.0", f"fixtures are pinned to transformers 5.24.0, found {transformers.__version__}"
     softmax_in_input_dtype()
     torch.manual_seed(args.seed)

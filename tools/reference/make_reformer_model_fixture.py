@@ -36,12 +36,11 @@ from uniform and a wrong mask, chunk or position shows: weights N(0, 0.3), embed
 axial position weights N(0, 1), LayerNorm weights 1 + N(0, 0.1), biases N(0, 0.1).
 """
 
-import argparse
 import os
 
 import torch
 import transformers
-from fixture_io import DEFAULT_OUT, randomize_weights, recording_randn, write_model_cases
+from fixture_io import fixture_arguments, randomize_weights, recording_randn, write_model_cases
 from transformers import ReformerConfig, ReformerModelWithLMHead
 
 ATTN_LAYERS = ["local", "lsh", "local", "lsh"]
@@ -113,10 +112,7 @@ def run_case(model, ids, mask):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.environ.get("GLANCE_FIXTURES") or DEFAULT_OUT)
-    args = parser.parse_args()
+    args = fixture_arguments(__doc__)
     assert transformers.__version__ == "5.24.0", f"fixtures are pinned to transformers 5.24.0, found {transformers.__version__}"
     torch.manual_seed(args.seed)
     model = ReformerModelWithLMHead(make_config()).eval()

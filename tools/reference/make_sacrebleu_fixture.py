@@ -11,12 +11,11 @@ sacreBLEU's corpus_bleu and corpus_chrf with their defaults (13a, exp smoothing;
 order 6) and the tokens of each line.
 """
 
-import argparse
 import os
 import random
 
 import sacrebleu
-from fixture_io import DEFAULT_OUT, write_json
+from fixture_io import fixture_arguments, write_json
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 EDGE_CASES = dict(
@@ -73,11 +72,7 @@ def scored(corpus):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.environ.get("GLANCE_FIXTURES") or DEFAULT_OUT)
-    args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
+    args = fixture_arguments(__doc__)
     corpora = {"edge_cases": scored(EDGE_CASES),
                "one_line": scored(dict(hypotheses=["the the the the"], references=["the cat"])),
                "no_match": scored(dict(hypotheses=["x y z"], references=["a b c"]))}

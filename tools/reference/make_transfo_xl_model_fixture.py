@@ -33,12 +33,11 @@ shared by every cluster of the softmax). Weights: transformers' initialisation, 
 that a wrong mask or position shows. Computed in float32, in eval mode (no dropout).
 """
 
-import argparse
 import contextlib
 import os
 
 import torch
-from fixture_io import DEFAULT_OUT, randomize_weights, write_model_cases
+from fixture_io import fixture_arguments, randomize_weights, write_model_cases
 from transformers.models.deprecated.transfo_xl import TransfoXLConfig, TransfoXLLMHeadModel
 
 BATCH, LENGTH = 2, 5
@@ -157,13 +156,9 @@ def make_variant(name, overrides, seed, out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.environ.get("GLANCE_FIXTURES") or DEFAULT_OUT)
-    args = parser.parse_args()
+    args = fixture_arguments(__doc__)
     import transformers
     assert transformers.__version__ == "4.57.6", f"fixtures are pinned to transformers 4.57.6, found {transformers.__version__}"
-    os.makedirs(args.out, exist_ok=True)
     with type_as_accepting_dtype():
         for index, (name, overrides) in enumerate(VARIANTS.items()):
             make_variant(name, overrides, args.seed + index, args.out)
