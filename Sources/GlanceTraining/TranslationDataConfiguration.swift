@@ -61,13 +61,6 @@ public struct TranslationDataConfiguration: RunDataConfiguration, Sendable {
         if beam < 1 { throw ConfigurationValueError(field: "data.beam", reason: "must be at least 1, got \(beam)") }
         if !lengthPenalty.isFinite { throw ConfigurationValueError(field: "data.length_penalty", reason: "must be a finite number") }
     }
-
-    /// Whether the configuration file at `url` is a translation run's (its data section has `bitext`).
-    public static func describesRun(at url: URL) -> Bool {
-        guard let data = try? Data(contentsOf: url), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let section = object["data"] as? [String: Any] else { return false }
-        return section[CodingKeys.bitext.rawValue] != nil
-    }
 }
 
 /// `glance train` on a translation config: an encoder-decoder model on a bitext.

@@ -1,50 +1,26 @@
 import ArgumentParser
-import Foundation
-import GlanceData
-import GlanceModels
-import GlanceTraining
 
-/// `glance eval`: bits per character of a trained model on a corpus split, and the spans an
-/// Adaptive Span model learned.
+/// `glance eval`: scores a trained run on a split, as its kind scores (``RunKinds``).
 struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Report bits per character of a trained run on a split (a translation run: BLEU and chrF; a forecaster: ρ-quantile losses, MAE and sMAPE against seasonal naive).")
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Report bits per character of a trained run on a split (a translation run: BLEU and chrF; a forecaster: ρ-quantile losses, "
+            + "MAE and sMAPE against seasonal naive; a speech recogniser: WER and CER with substitutions, deletions and insertions, and the real-time factor).")
 
     @Option(help: "The run's training configuration (JSON).") var config: String
-    @Option(help: "Split to evaluate: train, valid or test.") var split = "test"
+    @Option(help: "Split to evaluate: train, valid or test (a speech run also test-real; default test).") var split: String?
     @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows); a model with a memory (transformer_xl's mem_len, adaptive_span's cache) reads the whole split.") var windows: Int?
+    @Option(parsing: .unconditional, help: "A speech run: CTC prefix beam search with this many prefixes (default 1: greedy).") var beam: Int?
     @Option(help: "The run folder, when training overrode the config's output.") var output: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        guard ByteCorpus.Split(rawValue: split) != nil else { throw ValidationError("--split must be train, valid or test, got '\(split)'") }
         if let windows, windows < 1 { throw ValidationError("--windows must be at least 1, got \(windows)") }
+        if let beam, beam < 1 { throw ValidationError("--beam must be at least 1, got \(beam)") }
     }
 
     func run() throws {
         compute.apply()
-        if TranslationDataConfiguration.describesRun(at: URL(fileURLWithPath: config)) {
-            return try evaluateTranslation(config: config, split: split, output: output)
-        }
-        if isForecastingConfiguration(config) {
-            guard split == "test" else { throw CommandFailure("--split \(split): a forecasting run is evaluated on its test period") }
-            return try evaluateForecaster(config: config, run: output, windows: windows)
-        }
-        var configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
-        if let windows { configuration.training.evalWindows = windows }
-        if let output { configuration.output = output }
-        let part = ByteCorpus.Split(rawValue: split)!
-        let corpus = try ByteCorpus(folder: URL(fileURLWithPath: configuration.data.corpus), requiredSplits: [.train, .valid, part])
-        let bytes = corpus.bytes(of: part).count, needed = configuration.model.context + 2
-        guard bytes >= needed else { throw CorpusError.tooSmall(path: corpus.path(of: part), bytes: bytes, needed: needed) }
-        let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
-        try trainer.resume()
-        let loss = trainer.evaluate(part)
-        let read = configuration.model.memoryLength > 0
-            ? "all \(bytes) bytes as one stream of \(configuration.model.context)-byte segments with memory"
-            : "\(configuration.training.evalWindows) windows of \(configuration.model.context) bytes"
-        print(String(format: "%@ bpc %.4f (loss %.4f nats, step %d, %@)", split, loss / Float(M_LN2), loss, trainer.step, read))
-        for (layer, spans) in trainer.model.blocks.learnedSpans.enumerated() {
-            if let spans { print("layer \(layer) learned spans (positions, per head): " + spans.map { String(format: "%.1f", $0) }.joined(separator: " ")) }
-        }
+        try RunKinds.kind(ofConfig: config).evaluate(EvaluationRequest(config: config, split: split, windows: windows, output: output, beam: beam))
     }
 }

@@ -1,15 +1,23 @@
+import ArgumentParser
 import Foundation
 import GlanceData
 import GlanceModels
 import GlanceTraining
 
-/// Whether the configuration file describes a forecasting run: its data section names
-/// `targets` (series columns). Unreadable files are not: the command's own loading reports them.
-func isForecastingConfiguration(_ path: String) -> Bool {
-    guard let data = FileManager.default.contents(atPath: path),
-          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let section = object["data"] as? [String: Any] else { return false }
-    return section["targets"] != nil
+/// A forecaster of time series: configurations whose data section names `targets` (series columns).
+enum ForecastingRun: RunKind {
+    static let summary = "a forecaster"
+    static let dataKey: String? = "targets"
+
+    static func train(_ options: TrainingOptions) throws { try trainForecaster(options) }
+
+    static func evaluate(_ request: EvaluationRequest) throws {
+        try request.refuse([("--beam", request.beam != nil)], for: "a forecasting run")
+        let split = request.split ?? "test"
+        guard ["train", "valid", "test"].contains(split) else { throw ValidationError("--split must be train, valid or test, got '\(split)'") }
+        guard split == "test" else { throw CommandFailure("--split \(split): a forecasting run is evaluated on its test period") }
+        try evaluateForecaster(config: request.config, run: request.output, windows: request.windows)
+    }
 }
 
 /// `glance train` on a forecasting configuration.

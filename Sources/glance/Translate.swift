@@ -85,32 +85,3 @@ func loadTranslator(_ configuration: TranslationRunConfiguration, output: String
     return Translator(model: model, encoding: encoding,
                       search: BeamSearch(beamWidth: data.beam, lengthPenalty: data.lengthPenalty, maximumTokens: configuration.model.maximumLength - 1))
 }
-
-/// `glance train` on a translation config.
-func trainTranslation(_ options: TrainingOptions) throws {
-    let configuration = try options.configuration(TranslationRunConfiguration.self)
-    let trainer = try TranslationTrainer(configuration: configuration)
-    let task = trainer.task, c = configuration.model
-    try options.train(trainer, description: "model: \(trainer.model.parameterCount()) parameters, \(c.encoderLayers)+\(c.decoderLayers) layers, "
-        + "d_model \(c.modelDimensions), encoder attention \(c.encoderAttention), \(c.block.rawValue); "
-        + "\(task.trainPairs.sources.count) training pairs (\(task.droppedPairs) longer than max_length − 1 left out), "
-        + "\(task.valid.count) validation pairs, \(task.encoding.vocabularySize) subword ids")
-}
-
-/// `glance eval` on a translation config: BLEU and chrF of a split.
-func evaluateTranslation(config: String, split: String, output: String?) throws {
-    var configuration = try loadConfiguration(TranslationRunConfiguration.self, from: URL(fileURLWithPath: config))
-    if let output { configuration.output = output }
-    let translator = try loadTranslator(configuration, output: nil)
-    let data = configuration.data
-    guard let part = Bitext.Split(rawValue: split) else { throw ValidationError("--split must be train, valid or test, got '\(split)'") }
-    let bitext = try Bitext(folder: URL(fileURLWithPath: data.bitext), split: part, source: data.source, target: data.target)
-    var skipped = 0
-    let translations = bitext.source.map { line -> String in
-        do { return try translator.translate(line) } catch { skipped += 1; return "" }
-    }
-    let bleu = BLEU(hypotheses: translations, references: bitext.target), chrF = ChrF(hypotheses: translations, references: bitext.target)
-    print(String(format: "%@ BLEU %.2f chrF %.2f (%d sentences, beam %d, length penalty %.2f%@; sacreBLEU 13a / chrF2 definitions)",
-                 split, bleu.score, chrF.score, bitext.count, translator.search.beamWidth, translator.search.lengthPenalty,
-                 skipped > 0 ? ", \(skipped) too long to translate, scored as empty" : ""))
-}
