@@ -1,6 +1,19 @@
 import Foundation
 import GlanceData
 
+/// bible-en-es: the English–Spanish Bible, verse-aligned, for translation.
+enum BibleFetcher: CorpusFetcher {
+    static let name = "bible-en-es"
+    static let summary = "the English–Spanish Bible (translation)"
+    static let details = "the KJV and Reina-Valera 1909 from Debian's SWORD modules, verse-aligned, split by book into "
+        + "{train,valid,test}.{en,es} (needs apt-get, dpkg-deb and diatheke, installed when missing as root)."
+    static let files = Bitext.Split.allCases.flatMap { ["\($0.rawValue).en", "\($0.rawValue).es"] }
+
+    static func fetch(into folder: URL, output: String, work: URL, command: DataCommand.Fetch) throws {
+        try command.fetchBible(into: folder, output: output, work: work)
+    }
+}
+
 extension DataCommand.Fetch {
     /// The SWORD modules of the two Bibles (Debian packages) and their module names.
     static let bibleModules = [(package: "sword-text-kjv", module: "engKJV2006eb"), (package: "sword-text-sparv", module: "spaRV1909eb")]

