@@ -30,4 +30,21 @@ public final class ConformerCTC: Module {
         let (hidden, reduced) = encoder(features, lengths: lengths)
         return (head(hidden), reduced)
     }
+
+    /// The units recognised in each entry of `features` (repeats collapsed, blanks dropped):
+    /// greedy decoding when `beamWidth` is 1, else CTC prefix beam search keeping `beamWidth`
+    /// prefixes. No gradients are recorded.
+    public func decode(_ features: Tensor, lengths: [Int]? = nil, beamWidth: Int = 1) -> [[Int]] {
+        precondition(beamWidth >= 1, "the beam width must be at least 1, got \(beamWidth)")
+        if beamWidth == 1 {
+            let (logits, reduced) = withoutGradients { self.logits(features, lengths: lengths) }
+            return ctcGreedyDecode(logits, lengths: reduced, blank: blank)
+        }
+        let (logProbabilities, reduced) = withoutGradients { self(features, lengths: lengths) }
+        return reduced.enumerated().map { index, length in
+            let rows = logProbabilities.sliced(alongAxis: 0, index..<(index + 1))
+            let utterance = rows.reshaped(to: Array(rows.shape.dropFirst()))
+            return ctcPrefixBeamSearch(utterance, length: length, beamWidth: beamWidth, blank: blank).first?.tokens ?? []
+        }
+    }
 }

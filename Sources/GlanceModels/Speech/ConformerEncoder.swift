@@ -55,7 +55,7 @@ public struct ConformerEncoderConfiguration: Codable, Equatable, Sendable {
     /// The fewest feature bins the subsampling convolutions accept.
     private func minimumFeatureBins() -> Int { subsampling == .conv2d ? 7 : 1 }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case features, subsampling, subsamplingFactor = "subsampling_factor", subsamplingChannels = "subsampling_channels"
         case modelDimensions = "d_model", layers, heads, feedForwardDimensions = "d_ff", kernelSize = "kernel_size", dropout
         case scaleInput = "scale_input"
@@ -76,12 +76,15 @@ public final class ConformerEncoder: Module {
     public let subsampling: ConvolutionSubsampling
     public let blocks: [ConformerBlock]
     public let inputDropout: Dropout
+    /// The random stream of the dropout layers (a trainer saves it with checkpoints).
+    public let _randomSource: RandomSource
 
     public init(configuration c: ConformerEncoderConfiguration, seed: UInt64 = 0) throws {
         try c.validate()
         configuration = c
         var generator = RandomGenerator(seed: seed)
         let source = RandomSource(seed: seed &+ 1)
+        _randomSource = source
         subsampling = ConvolutionSubsampling(kind: c.subsampling, factor: c.subsamplingFactor, features: c.features,
                                              channels: c.subsamplingChannels, modelDimensions: c.modelDimensions, generator: &generator)
         blocks = try (0..<c.layers).map { _ in

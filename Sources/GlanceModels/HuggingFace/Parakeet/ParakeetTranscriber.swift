@@ -14,6 +14,11 @@ public struct ParakeetFolderError: Error, CustomStringConvertible, Equatable {
 public struct Transcript: Sendable, Equatable {
     public var ids: [Int]
     public var text: String
+
+    public init(ids: [Int], text: String) {
+        self.ids = ids
+        self.text = text
+    }
 }
 
 /// Speech → text with a Hugging Face `ParakeetForCTC` folder as transformers 5.24.0 saves model
@@ -67,20 +72,8 @@ public struct ParakeetTranscriber {
     /// The transcript of each of `audio` (one padded batch): greedy decoding when `beamWidth`
     /// is 1, else CTC prefix beam search keeping `beamWidth` prefixes.
     public func transcribe(_ audio: [MonoAudio], beamWidth: Int = 1) throws -> [Transcript] {
-        precondition(beamWidth >= 1, "the beam width must be at least 1, got \(beamWidth)")
         let batch = try featureBatch(audio)
-        let decoded: [[Int]]
-        if beamWidth == 1 {
-            let (logits, lengths) = withoutGradients { model.logits(batch.features, lengths: batch.lengths) }
-            decoded = ctcGreedyDecode(logits, lengths: lengths, blank: model.blank)
-        } else {
-            let (logProbabilities, lengths) = withoutGradients { model(batch.features, lengths: batch.lengths) }
-            decoded = lengths.enumerated().map { index, length in
-                let rows = logProbabilities.sliced(alongAxis: 0, index..<(index + 1))
-                let utterance = rows.reshaped(to: Array(rows.shape.dropFirst()))
-                return ctcPrefixBeamSearch(utterance, length: length, beamWidth: beamWidth, blank: model.blank).first?.tokens ?? []
-            }
-        }
+        let decoded = model.decode(batch.features, lengths: batch.lengths, beamWidth: beamWidth)
         return decoded.map { Transcript(ids: $0, text: tokenizer.decode($0, mergingRepeats: false)) }
     }
 
