@@ -31,7 +31,7 @@ struct EvaluationRequest {
 
 /// Every kind of run, in the order they are recognised.
 enum RunKinds {
-    static let all: [any RunKind.Type] = [TranslationRun.self, ForecastingRun.self, LanguageModelRun.self]
+    static let all: [any RunKind.Type] = [TranslationRun.self, ForecastingRun.self, SpeechRun.self, LanguageModelRun.self]
 
     /// The kind of the configuration file at `path`. A file that cannot be read as JSON goes to
     /// the fallback kind, whose loading reports what is wrong with it.

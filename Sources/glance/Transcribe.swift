@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import GlanceData
 import GlanceModels
+import GlanceTraining
 
-/// `glance transcribe`: speech → text with a Hugging Face Parakeet CTC folder.
+/// `glance transcribe`: speech → text with a Hugging Face Parakeet CTC folder or a trained speech run.
 struct Transcribe: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Transcribe WAV files with a Hugging Face ParakeetForCTC folder.",
+        abstract: "Transcribe WAV files with a Hugging Face ParakeetForCTC folder (--model) or a trained speech run (--config).",
         discussion: """
-        The folder is what transformers' save_pretrained writes for ParakeetForCTC and its \
+        --model: the folder is what transformers' save_pretrained writes for ParakeetForCTC and its \
         processor: config.json, model.safetensors, processor_config.json (or \
         preprocessor_config.json) and tokenizer.json (with tokenizer_config.json). Each WAV \
         (PCM or float, any rate, mixed down to mono) is resampled to the extractor's rate; files \
@@ -19,7 +20,13 @@ struct Transcribe: ParsableCommand {
     )
 
     @Option(name: .long, help: "The ParakeetForCTC folder.")
-    var model: String
+    var model: String?
+
+    @Option(help: "A trained speech run's configuration (JSON).")
+    var config: String?
+
+    @Option(help: "With --config: the run folder, when training overrode the config's output.")
+    var output: String?
 
     @Argument(help: "WAV files to transcribe.")
     var files: [String]
@@ -37,21 +44,23 @@ struct Transcribe: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one WAV file") }
+        if (model == nil) == (config == nil) { throw ValidationError("give either --model (a ParakeetForCTC folder) or --config (a trained speech run)") }
+        if output != nil && config == nil { throw ValidationError("--output applies to --config runs only") }
         if beam < 1 { throw ValidationError("--beam must be at least 1, got \(beam)") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
     }
 
     func run() throws {
         compute.apply()
-        let transcriber = try ParakeetTranscriber(folder: URL(fileURLWithPath: model))
+        let recognizer = try self.recognizer()
         let start = Date(), startCPU = processCPUSeconds()
-        let rate = transcriber.features.configuration.sampleRate
+        let rate = recognizer.sampleRate
         let audio = try files.map { try WAVFile.read(from: URL(fileURLWithPath: $0), resamplingTo: rate) }
         var transcripts: [Transcript] = []
         for batchStart in stride(from: 0, to: files.count, by: batchSize) {
             let range = batchStart..<min(batchStart + batchSize, files.count)
             do {
-                transcripts += try transcriber.transcribe(Array(audio[range]), beamWidth: beam)
+                transcripts += try recognizer.transcribe(Array(audio[range]), beam)
             } catch let error as LogMelInputError {
                 throw CommandFailure("\(files[range.lowerBound + error.batchIndex]): too short: \(error.samples) samples at \(rate) Hz; "
                     + "the features need at least \(error.neededSamples)")
@@ -73,5 +82,15 @@ struct Transcribe: ParsableCommand {
                     + "\(String(format: "%.1f", realTime))× real time (\(String(format: "%.1f", perCPUSecond)) audio s per CPU s)")
             }
         }
+    }
+
+    /// The model that transcribes: its sample rate and its batch transcription.
+    func recognizer() throws -> (sampleRate: Int, transcribe: ([MonoAudio], Int) throws -> [Transcript]) {
+        if let model {
+            let transcriber = try ParakeetTranscriber(folder: URL(fileURLWithPath: model))
+            return (transcriber.features.configuration.sampleRate, { try transcriber.transcribe($0, beamWidth: $1) })
+        }
+        let task = try SpeechRun.trainedRecognizer(config: config!, output: output).task
+        return (task.extractor.configuration.sampleRate, { try task.transcribe($0, beamWidth: $1) })
     }
 }
