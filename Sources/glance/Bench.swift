@@ -54,7 +54,7 @@ struct Bench: ParsableCommand {
     var feedForwardChunk: Int?
     @Flag(name: .customLong("check-gradients"), help: "--model-depth: also run the stack the other way and report the largest relative gradient difference.")
     var checkGradients = false
-    @Option(help: "Time one block of a model instead of one attention layer: conformer (d 256 and 4 heads unless --heads or --head-dim change them; --kernel-size) or lsra (a Lite Transformer encoder layer: LSRA and the flattened feed-forward; --kernel-size).")
+    @Option(help: "Time one block of a model instead of one attention layer: conformer (d 256 and 4 heads unless --heads or --head-dim change them; --kernel-size) or lsra (a Lite Transformer encoder layer: LSRA and the flattened feed-forward; --kernel-size); parakeet-ctc: the real-time factor of a random Parakeet-CTC-0.6B-size recogniser on --length seconds of audio (--heads/--head-dim and --model-depth shrink it).")
     var model: String?
     @Option(name: .customLong("kernel-size"), help: "--model conformer: the depthwise convolution's kernel (odd); --model lsra: the convolution's kernel unless --option kernel_size gives it.") var kernelSize = 31
     @OptionGroup var compute: ComputeOptions
@@ -178,7 +178,7 @@ struct Bench: ParsableCommand {
     }
 
     /// The blocks `--model` can time.
-    static let models = ["conformer", "lsra"]
+    static let models = ["conformer", "lsra", "parakeet-ctc"]
 
     /// The largest size any flag accepts (the memory of the run is the caller's to judge).
     static let sizeLimit = 1 << 24
@@ -189,6 +189,7 @@ struct Bench: ParsableCommand {
         compute.apply()
         if model == "conformer" { return try runConformerBlock() }
         if model == "lsra" { return try runLongShortRangeLayer() }
+        if model == "parakeet-ctc" { return try runParakeetRealTime() }
         if gemm { return try runGemm() }
         if fidelity { return try runFidelity() }
         if let modelDepth { return try runStack(depth: modelDepth) }
