@@ -11,8 +11,9 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "The run's training configuration (JSON).") var config: String
     @Option(help: "Split to evaluate: train, valid or test.") var split = "test"
-    @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows); a model with a memory (transformer_xl's mem_len, adaptive_span's cache) reads the whole split.") var windows: Int?
+    @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows); a model with a memory (transformer_xl's mem_len, adaptive_span's cache) reads the whole split (--bytes: its beginning).") var windows: Int?
     @Option(help: "The run folder, when training overrode the config's output.") var output: String?
+    @OptionGroup(title: "Evaluation speed (Dai et al.: Transformer-XL with memory against a vanilla sliding window)") var speed: EvaluationSpeedOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -29,6 +30,10 @@ struct Evaluate: ParsableCommand {
             guard split == "test" else { throw CommandFailure("--split \(split): a forecasting run is evaluated on its test period") }
             return try evaluateForecaster(config: config, run: output, windows: windows)
         }
+        if speed.requested {
+            guard windows == nil else { throw CommandFailure("--windows does not apply with --slide, --attention-length, --segment or --bytes") }
+            return try speed.evaluate(config: config, split: ByteCorpus.Split(rawValue: split)!, output: output)
+        }
         var configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
         if let windows { configuration.training.evalWindows = windows }
         if let output { configuration.output = output }
@@ -43,8 +48,6 @@ struct Evaluate: ParsableCommand {
             ? "all \(bytes) bytes as one stream of \(configuration.model.context)-byte segments with memory"
             : "\(configuration.training.evalWindows) windows of \(configuration.model.context) bytes"
         print(String(format: "%@ bpc %.4f (loss %.4f nats, step %d, %@)", split, loss / Float(M_LN2), loss, trainer.step, read))
-        for (layer, spans) in trainer.model.blocks.learnedSpans.enumerated() {
-            if let spans { print("layer \(layer) learned spans (positions, per head): " + spans.map { String(format: "%.1f", $0) }.joined(separator: " ")) }
-        }
+        printLearnedSpans(of: trainer.model.blocks)
     }
 }
