@@ -23,6 +23,9 @@ import GlanceNN
 /// Glance's causal attention includes the query's own position, so distance d here is the
 /// authors' x + 1: their query attends to the L positions before it, this one to itself
 /// and the W − 1 before it.
+///
+/// With a fixed span (``fixedSpan``), every z is 1 and not trained: the layer is the same
+/// model attending over all S positions, with no soft mask, no penalty and no trimming.
 public final class AdaptiveSpanAttention: Module, AttentionMechanism, TrainingStepHooks {
     public let query: Linear
     public let key: Linear
@@ -40,16 +43,19 @@ public final class AdaptiveSpanAttention: Module, AttentionMechanism, TrainingSt
     public let ramp: Int
     /// Weight of the span penalty.
     public let lossCoefficient: Float
+    /// Whether every span is S, untrained (z = 1 is then a frozen parameter).
+    public let fixedSpan: Bool
 
     /// Windows are trimmed by multiples of this many positions (the authors' 64).
     public static let trimStep = 64
 
     /// - Parameters:
     ///   - initialRatio: the starting z of every head (the authors' `adapt_span_init`).
+    ///   - fixedSpan: every span S, not trained; `initialRatio` and `lossCoefficient` then do not apply.
     ///   - sharedKeyPositions: a [modelDimensions / heads, maximumSpan] parameter of another
     ///     layer to use as this layer's key positions; nil: a new one from N(0, 1).
     public init(modelDimensions: Int, heads: Int, maximumSpan: Int, ramp: Int = 32, initialRatio: Float = 0,
-                lossCoefficient: Float = 2e-6, sharedKeyPositions: Parameter? = nil, standardDeviation: Float? = nil,
+                lossCoefficient: Float = 2e-6, fixedSpan: Bool = false, sharedKeyPositions: Parameter? = nil, standardDeviation: Float? = nil,
                 outputStandardDeviation: Float? = nil, generator: inout RandomGenerator) throws {
         (query, key, value, output) = try multiHeadProjections(
             modelDimensions: modelDimensions, heads: heads, standardDeviation: standardDeviation,
@@ -64,8 +70,9 @@ public final class AdaptiveSpanAttention: Module, AttentionMechanism, TrainingSt
         self.heads = heads
         self.maximumSpan = maximumSpan
         self.ramp = ramp
-        self.lossCoefficient = lossCoefficient
-        spanRatios = Parameter(Tensor(shape: [heads], repeating: initialRatio))
+        self.lossCoefficient = fixedSpan ? 0 : lossCoefficient
+        self.fixedSpan = fixedSpan
+        spanRatios = Parameter(Tensor(shape: [heads], repeating: fixedSpan ? 1 : initialRatio), trainable: !fixedSpan)
         keyPositions = sharedKeyPositions ?? Parameter(.randomNormal(shape: positionsShape, standardDeviation: 1, generator: &generator))
         super.init()
     }
@@ -122,10 +129,10 @@ public final class AdaptiveSpanAttention: Module, AttentionMechanism, TrainingSt
                 queries: queries, keys: keys, values: values, causal: true,
                 keyPadding: padding.map { rows in rows.map { Array($0[firstKey..<lastKey]) } },
                 relativeScores: keyPositionTerm(queries, window: window, largestDistance: largestDistance),
-                postSoftmaxMask: PostSoftmaxMask(weights: spanMaskWeights(largestDistance: largestDistance), largestDistance: largestDistance)))
+                postSoftmaxMask: fixedSpan ? nil : PostSoftmaxMask(weights: spanMaskWeights(largestDistance: largestDistance), largestDistance: largestDistance)))
         }
         let attended = chunks.count == 1 ? chunks[0] : concatenate(chunks, alongAxis: 2)
-        let penalty = isTraining ? spanRatios.value.mean() * (lossCoefficient * Float(maximumSpan)) : nil
+        let penalty = isTraining && !fixedSpan ? spanRatios.value.mean() * (lossCoefficient * Float(maximumSpan)) : nil
         return AttentionOutput(output(attended.mergingHeads()), auxiliaryLoss: penalty)
     }
 
@@ -167,6 +174,7 @@ public final class AdaptiveSpanAttention: Module, AttentionMechanism, TrainingSt
 
     /// Clamps z to [0, 1] after the optimizer's update, as the authors' `clamp_param`.
     public func afterStep(_ step: Int) {
+        guard !fixedSpan else { return }
         spanRatios.value = spanRatios.value.detached().mappedScalars { Swift.min(1, Swift.max(0, $0)) }
     }
 }
@@ -182,6 +190,8 @@ public struct AdaptiveSpanOptions: AttentionOptions {
         AttentionOptionDocumentation("shared_key_positions", "boolean", default: "true", "One learned key position table for all layers (as in the paper) instead of one per layer."),
         AttentionOptionDocumentation("cache", "boolean", default: "false",
                                      "Carry each layer's last W − 1 hidden states (W: the window its current spans reach, at most S) from segment to segment, training on contiguous streams as the authors do; the cache shrinks with the spans."),
+        AttentionOptionDocumentation("fixed_span", "boolean", default: "false",
+                                     "Every head's span is S and is not trained (the same model with a fixed span, to compare with the learned one): no soft mask, no penalty, no trimming; init and loss_coefficient cannot be given."),
     ]
 
     /// S (nil: the maximum length).
@@ -192,28 +202,52 @@ public struct AdaptiveSpanOptions: AttentionOptions {
     public var sharedKeyPositions: Bool
     /// Whether a language model carries each layer's last W − 1 hidden states from segment to segment.
     public var cache: Bool
+    /// Whether every span is S, untrained.
+    public var fixedSpan: Bool
 
     public init() { self.init(span: nil) }
 
     public init(span: Int? = nil, ramp: Int = 32, initialRatio: Float = 0, lossCoefficient: Float = 2e-6, sharedKeyPositions: Bool = true,
-                cache: Bool = false) {
+                cache: Bool = false, fixedSpan: Bool = false) {
         self.span = span
         self.ramp = ramp
         self.initialRatio = initialRatio
         self.lossCoefficient = lossCoefficient
         self.sharedKeyPositions = sharedKeyPositions
         self.cache = cache
+        self.fixedSpan = fixedSpan
     }
 
     enum CodingKeys: String, CodingKey {
         case span, ramp, initialRatio = "init", lossCoefficient = "loss_coefficient", sharedKeyPositions = "shared_key_positions", cache
+        case fixedSpan = "fixed_span"
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(span: try c.decodeIfPresent(Int.self, forKey: .span), ramp: try c.option(.ramp, default: 32),
                   initialRatio: try c.option(.initialRatio, default: 0), lossCoefficient: try c.option(.lossCoefficient, default: 2e-6),
-                  sharedKeyPositions: try c.option(.sharedKeyPositions, default: true), cache: try c.option(.cache, default: false))
+                  sharedKeyPositions: try c.option(.sharedKeyPositions, default: true), cache: try c.option(.cache, default: false),
+                  fixedSpan: try c.option(.fixedSpan, default: false))
+        if fixedSpan, let given = [CodingKeys.initialRatio, .lossCoefficient].first(where: c.contains) {
+            throw AttentionConfigurationError(field: given.rawValue, reason: "does not apply with fixed_span: every span is the maximum span, untrained and unpenalised")
+        }
+    }
+
+    /// The options as decoded; with a fixed span, `fixed_span` instead of the `init` and
+    /// `loss_coefficient` that do not apply.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(span, forKey: .span)
+        try c.encode(ramp, forKey: .ramp)
+        if fixedSpan {
+            try c.encode(fixedSpan, forKey: .fixedSpan)
+        } else {
+            try c.encode(initialRatio, forKey: .initialRatio)
+            try c.encode(lossCoefficient, forKey: .lossCoefficient)
+        }
+        try c.encode(sharedKeyPositions, forKey: .sharedKeyPositions)
+        try c.encode(cache, forKey: .cache)
     }
 
     public func validate(for shape: AttentionShape) throws {
@@ -232,7 +266,7 @@ public struct AdaptiveSpanOptions: AttentionOptions {
         let shared = sharedKeyPositions ? build.shared[Self.mechanism] as? Parameter : nil
         let layer = try AdaptiveSpanAttention(
             modelDimensions: shape.modelDimensions, heads: shape.heads, maximumSpan: span ?? shape.maximumLength, ramp: ramp,
-            initialRatio: initialRatio, lossCoefficient: lossCoefficient, sharedKeyPositions: shared,
+            initialRatio: initialRatio, lossCoefficient: lossCoefficient, fixedSpan: fixedSpan, sharedKeyPositions: shared,
             standardDeviation: shape.standardDeviation, outputStandardDeviation: shape.outputStandardDeviation, generator: &generator)
         if sharedKeyPositions && shared == nil { build.shared[Self.mechanism] = layer.keyPositions }
         return layer

@@ -75,14 +75,18 @@ public final class CharacterLanguageModel: Module {
     /// Samples `count` tokens after `prompt` (a newline when empty). `temperature` 0 picks the
     /// most likely token; `topK` keeps only the k most likely before sampling.
     ///
-    /// With `caching` (the default) and a model that ``supportsIncrementalDecoding``, each
-    /// layer keeps its keys and values (or its mechanism's state) and each new token costs one
-    /// position's forward; see ``generateIncrementally(after:count:temperature:topK:generator:)``
+    /// With `caching` (the default), a model with a memory reads each new token after its
+    /// memories (``generateWithMemory(after:count:temperature:topK:generator:)``); a model that
+    /// ``supportsIncrementalDecoding`` has each layer keep its keys and values (or its
+    /// mechanism's state), and each new token costs one position's forward; see ``generateIncrementally(after:count:temperature:topK:generator:)``
     /// for what happens when the text outgrows the context. Otherwise each token recomputes the
     /// window of the last `context` tokens.
     public func generate(prompt: [Int], count: Int, temperature: Float, topK: Int?, caching: Bool = true,
                          generator: inout RandomGenerator) -> [Int] {
         var tokens = prompt.isEmpty ? [Int(UInt8(ascii: "\n"))] : prompt
+        if caching && memoryLength > 0 {
+            return generateWithMemory(after: tokens, count: count, temperature: temperature, topK: topK, generator: &generator)
+        }
         if caching && supportsIncrementalDecoding {
             return generateIncrementally(after: tokens, count: count, temperature: temperature, topK: topK, generator: &generator)
         }

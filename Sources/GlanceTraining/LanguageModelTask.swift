@@ -11,7 +11,8 @@ import GlanceNN
 /// A model with a memory (Transformer-XL's `mem_len`, Adaptive Span's `cache`) trains instead on ``SegmentStreams``
 /// of train.txt (one stream per batch row, the next segment of each at every step, starting
 /// over at the end) and carries each layer's memory from step to step (`carried` keys
-/// `memory.<layer>`); it is evaluated on the whole split as one stream of segments with memory.
+/// `memory.<layer>`); it is evaluated on a split read as one stream of segments with memory
+/// (validation: its first `eval_windows` × context bytes, as many predictions as the windows).
 public final class LanguageModelTask: TrainingTask {
     public static let name = "language-model"
     public static let exampleName = "windows"
@@ -66,15 +67,19 @@ public final class LanguageModelTask: TrainingTask {
     public func progressMetrics(loss: Float) -> [Metric] { [Metric("bpc", Double(loss / Float(M_LN2)))] }
 
     public func validationMetrics() -> [Metric] {
-        let loss = evaluate(.valid)
+        let loss = evaluate(.valid, streamedBytes: configuration.training.evalWindows * configuration.model.context + 1)
         return [Metric("loss", Double(loss)), Metric("bpc", Double(loss / Float(M_LN2)))]
             + model.blocks.spanMetrics.map { Metric($0.name, Double($0.value)) }
     }
 
-    /// Mean next-byte loss (nats) over the evaluation windows of a split, or with a memory
-    /// over every byte of it, read as one stream of segments.
-    public func evaluate(_ split: ByteCorpus.Split) -> Float {
+    /// Mean next-byte loss (nats) over the evaluation windows of a split, or with a memory over
+    /// its first `streamedBytes` bytes (nil: all of it), read as one stream of segments.
+    public func evaluate(_ split: ByteCorpus.Split, streamedBytes: Int? = nil) -> Float {
         let t = configuration.training, bytes = corpus.bytes(of: split), context = configuration.model.context
+        if model.memoryLength > 0 {
+            let text = streamedBytes.map { Array(bytes.prefix(Swift.max(2, $0))) } ?? bytes
+            return Float(model.streamedScore(of: text, segment: context).loss)
+        }
         model.eval()
         defer { model.train() }
         var total: Double = 0, tokens = 0
@@ -83,17 +88,8 @@ public final class LanguageModelTask: TrainingTask {
             tokens += batch.targets.count
         }
         withoutGradients {
-            guard model.memoryLength > 0 else {
-                for batch in WindowSampler.evaluationBatches(from: bytes, windows: t.evalWindows, length: context, batchSize: t.batchSize) {
-                    add(model.loss(inputs: batch.inputs, targets: batch.targets), batch)
-                }
-                return
-            }
-            var memories: [Tensor] = []
-            for batch in SegmentStreams.evaluationSegments(from: bytes, length: context) {
-                let result = model.loss(inputs: batch.inputs, targets: batch.targets, memories: memories)
-                add(result.loss, batch)
-                memories = result.memories
+            for batch in WindowSampler.evaluationBatches(from: bytes, windows: t.evalWindows, length: context, batchSize: t.batchSize) {
+                add(model.loss(inputs: batch.inputs, targets: batch.targets), batch)
             }
         }
         return Float(total / Double(Swift.max(tokens, 1)))
@@ -125,6 +121,7 @@ extension Trainer where Task == LanguageModelTask {
                   output: URL(fileURLWithPath: configuration.output))
     }
 
-    /// Mean next-byte loss (nats) over the evaluation windows of a split.
-    public func evaluate(_ split: ByteCorpus.Split = .valid) -> Float { task.evaluate(split) }
+    /// Mean next-byte loss (nats) over the evaluation windows of a split (a model with a memory:
+    /// over its first `streamedBytes` bytes, nil: all, streamed).
+    public func evaluate(_ split: ByteCorpus.Split = .valid, streamedBytes: Int? = nil) -> Float { task.evaluate(split, streamedBytes: streamedBytes) }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GlanceData
 
 /// `glance eval`: scores a trained run on a split, as its kind scores (``RunKinds``).
 struct Evaluate: ParsableCommand {
@@ -9,9 +10,10 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "The run's training configuration (JSON).") var config: String
     @Option(help: "Split to evaluate: train, valid or test (a speech run also test-real; default test).") var split: String?
-    @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows); a model with a memory (transformer_xl's mem_len, adaptive_span's cache) reads the whole split.") var windows: Int?
+    @Option(parsing: .unconditional, help: "Windows to evaluate (default: the config's eval_windows); a model with a memory (transformer_xl's mem_len, adaptive_span's cache) reads the whole split (--bytes: its beginning).") var windows: Int?
     @Option(parsing: .unconditional, help: "A speech run: CTC prefix beam search with this many prefixes (default 1: greedy).") var beam: Int?
     @Option(help: "The run folder, when training overrode the config's output.") var output: String?
+    @OptionGroup(title: "Evaluation speed (Dai et al.: Transformer-XL with memory against a vanilla sliding window)") var speed: EvaluationSpeedOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -21,6 +23,15 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        if speed.requested {
+            guard RunKinds.kind(ofConfig: config) == LanguageModelRun.self else {
+                throw ValidationError("--slide, --attention-length, --segment and --bytes apply to a character-level language model (\(config))")
+            }
+            guard windows == nil, beam == nil else { throw ValidationError("--windows and --beam do not apply with --slide, --attention-length, --segment or --bytes") }
+            let name = split ?? "test"
+            guard let part = ByteCorpus.Split(rawValue: name) else { throw ValidationError("--split must be train, valid or test, got '\(name)'") }
+            return try speed.evaluate(config: config, split: part, output: output)
+        }
         try RunKinds.kind(ofConfig: config).evaluate(EvaluationRequest(config: config, split: split, windows: windows, output: output, beam: beam))
     }
 }

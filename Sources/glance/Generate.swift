@@ -27,6 +27,11 @@ struct Generate: ParsableCommand {
         cache restarts from the last half context: later bytes follow windows of context/2 to \
         context bytes instead of the sliding window of exactly context bytes that --no-cache \
         recomputes for every byte.
+
+        A run with a memory (transformer_xl with mem_len, adaptive_span with cache) reads the \
+        prompt in segments, then each new byte alone after each layer's memory: a byte costs one \
+        position, and the text it follows is the memory (mem_len, or the span's window), \
+        carried along however long the text grows.
         """
     )
 
@@ -39,7 +44,7 @@ struct Generate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sampling temperature (0: always the most likely byte).") var temperature: Float = 0.8
     @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample among the k most likely bytes only.") var topK: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Flag(name: .customLong("no-cache"), help: "With --config: recompute the whole window for every byte instead of caching keys and values.")
+    @Flag(name: .customLong("no-cache"), help: "With --config: recompute the whole window for every byte instead of caching keys and values or reading after a memory.")
     var noCache = false
     @Option(help: "The run folder, when training overrode the config's output.") var output: String?
     @OptionGroup var compute: ComputeOptions
@@ -70,15 +75,7 @@ struct Generate: ParsableCommand {
 
     func generateWithRun(config: String) throws {
         let configuration = try loadConfiguration(TrainingConfiguration.self, from: URL(fileURLWithPath: config))
-        let model = try CharacterLanguageModel(configuration: configuration.model, seed: configuration.training.seed)
-        let checkpoint = URL(fileURLWithPath: output ?? configuration.output).appendingPathComponent(LanguageModelTrainer.checkpointName)
-        let (tensors, _) = try SafeTensors.read(from: checkpoint)
-        var parameters: [String: Tensor] = [:]
-        for (key, value) in tensors where key.hasPrefix("model.") { parameters[String(key.dropFirst(6))] = value }
-        do { try model.update(parameters: parameters) } catch {
-            throw CommandFailure("checkpoint \(checkpoint.path) does not fit the model in \(config): \(error)")
-        }
-        model.eval()
+        let model = try loadTrainedLanguageModel(configuration, config: config, output: output)
         var generator = RandomGenerator(seed: seed)
         let tokens = model.generate(prompt: Array(prompt.utf8).map(Int.init), count: length, temperature: temperature, topK: topK,
                                     caching: !noCache, generator: &generator)

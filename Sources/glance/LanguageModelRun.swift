@@ -35,8 +35,6 @@ enum LanguageModelRun: RunKind {
             ? "all \(bytes) bytes as one stream of \(configuration.model.context)-byte segments with memory"
             : "\(configuration.training.evalWindows) windows of \(configuration.model.context) bytes"
         print(String(format: "%@ bpc %.4f (loss %.4f nats, step %d, %@)", split, loss / Float(M_LN2), loss, trainer.step, read))
-        for (layer, spans) in trainer.model.blocks.learnedSpans.enumerated() {
-            if let spans { print("layer \(layer) learned spans (positions, per head): " + spans.map { String(format: "%.1f", $0) }.joined(separator: " ")) }
-        }
+        printLearnedSpans(of: trainer.model.blocks)
     }
 }

@@ -22,14 +22,16 @@ struct TrainingPrinter {
         case let .checkpoint(step, path):
             if !json { emit("step \(step)  checkpoint written to \(path)") }
         case let .finished(s):
+            let peak = peakResidentBytes()
             if !json {
                 let test = s.test.isEmpty ? "" : "; test " + Self.text(s.test)
                 emit("finished \(s.step) steps in \(Self.duration(s.seconds)): validation " + Self.text(s.validation) + test
-                     + String(format: "; %.0f training tokens/s (%.2f %@/s)", s.tokensPerSecond, s.examplesPerSecond, s.exampleName))
+                     + String(format: "; %.0f training tokens/s (%.2f %@/s); peak memory %.1f MiB", s.tokensPerSecond, s.examplesPerSecond,
+                              s.exampleName, Double(peak) / 1_048_576))
             }
             emit(Self.jsonLine(s.validation.map { ("final_val_\($0.name)", Self.number($0.value)) } + s.test.map { ("test_\($0.name)", Self.number($0.value)) }
                                + [("train_tokens_per_s", "\(Int(s.tokensPerSecond))"), ("train_\(s.exampleName)_per_s", Self.number(s.examplesPerSecond)),
-                                  ("steps", "\(s.step)"), ("seconds", "\(Int(s.seconds))")]
+                                  ("steps", "\(s.step)"), ("seconds", "\(Int(s.seconds))"), ("peak_rss_bytes", "\(peak)")]
                                + (s.processes > 1 ? [("processes", "\(s.processes)"), ("allreduce_ms_per_step", Self.number(s.communicationSecondsPerStep * 1000))] : [])))
         }
     }

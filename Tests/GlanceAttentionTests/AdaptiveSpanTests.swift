@@ -190,6 +190,31 @@ import Testing
         #expect(throws: AttentionCapabilityError(mechanism: "adaptive_span", capability: "bidirectional attention")) { try pair[0].check(.bidirectional) }
     }
 
+    @Test("fixed_span: every span is S, frozen and unpenalised, and the layer equals the learned one at z = 1 (its mask all ones)")
+    func fixedSpan() throws {
+        let configuration = try JSONDecoder().decode(
+            AttentionConfiguration.self, from: Data(#"{"type": "adaptive_span", "span": 20, "ramp": 4, "fixed_span": true}"#.utf8))
+        var generator = RandomGenerator(seed: 3)
+        let fixed = try #require(try configuration.make(shape: AttentionShape(modelDimensions: 6, heads: 2, maximumLength: 16),
+                                                        build: AttentionBuild(required: .causal), generator: &generator) as? AdaptiveSpanAttention)
+        #expect(fixed.fixedSpan && fixed.spans == [20, 20] && fixed.window == 20 && fixed.lossCoefficient == 0)
+        #expect(try JSONDecoder().decode(AttentionConfiguration.self, from: JSONEncoder().encode(configuration)) == configuration,
+                "the options written with a checkpoint read back")
+        #expect(!fixed.trainableParameters().map(\.key).contains("spanRatios") && fixed.namedParameters().map(\.key).contains("spanRatios"),
+                "z is kept in checkpoints but not trained")
+        let learned = try Self.makeLayer(span: 20, ramp: 4, ratios: [1, 1], seed: 31)
+        try fixed.update(parameters: learned.parameterValues())
+        let x = randomTensor([2, 9, 6], seed: 32)
+        let context = AttentionContext(mask: .causal, memory: randomTensor([2, 7, 6], seed: 33))
+        let (a, b) = withoutGradients { (fixed.attend(x, context: context), learned.attend(x, context: context)) }
+        #expect(a.auxiliaryLoss == nil && b.auxiliaryLoss != nil, "no span penalty")
+        #expect(relativeError(a.output, b.output) <= 1e-5, "max difference \(maxAbsoluteDifference(a.output, b.output))")
+        fixed.afterStep(0)
+        #expect(fixed.spans == [20, 20])
+        expectOptionError("init", #"{"type": "adaptive_span", "fixed_span": true, "init": 1}"#)
+        expectOptionError("loss_coefficient", #"{"type": "adaptive_span", "fixed_span": true, "loss_coefficient": 0}"#)
+    }
+
     @Test("bad options throw an error naming the option")
     func invalidConfiguration() throws {
         expectOptionError("span", #"{"type": "adaptive_span", "span": 0}"#)
