@@ -95,6 +95,18 @@ func multiHeadProjections(modelDimensions: Int, heads: Int, standardDeviation: F
     return (query, key, value, output)
 }
 
+/// `layers` applied to `input` as one matrix product: their weights (and biases) concatenated
+/// along the output axis, so the result [..., Σ outputs] holds each layer's outputs side by
+/// side. The concatenation copies the weights (Σ outputs × inputs floats, small next to
+/// the product over every position); gradients reach each layer's own parameters, so their
+/// names and shapes in checkpoints stay as they are.
+func fusedProjection(_ input: Tensor, _ layers: [Linear]) -> Tensor {
+    let biases = layers.compactMap { $0.bias?.value }
+    precondition(biases.isEmpty || biases.count == layers.count, "a fused projection needs a bias on every layer or on none")
+    return affine(input, weight: concatenate(layers.map(\.weight.value), alongAxis: 0),
+                  bias: biases.isEmpty ? nil : concatenate(biases, alongAxis: 0))
+}
+
 /// Throws unless `heads` ≥ 1 divides `modelDimensions` ≥ 1 (errors name `heads` or `d_model`).
 func checkHeadSplit(modelDimensions: Int, heads: Int) throws {
     guard heads >= 1 else { throw AttentionConfigurationError(field: "heads", reason: "must be at least 1, got \(heads)") }

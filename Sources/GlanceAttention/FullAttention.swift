@@ -27,7 +27,9 @@ public final class FullAttention: Module, AttentionMechanism {
     /// Self-attention over the input, over [memory; input] with the causal diagonal shifted
     /// by the memory's length, or cross-attention to `context.source` (which is never causal;
     /// the source's padding replaces the input's); with a cache, the next positions against
-    /// the keys and values cached so far.
+    /// the keys and values cached so far. Queries, keys and values come from one fused
+    /// product (keys and values from one when they see other states than the queries), and
+    /// the heads are read and written in the projections' layout, with no split or merge copies.
     public func attend(_ input: Tensor, context: AttentionContext) -> AttentionOutput {
         precondition(input.rank == 3 && input.shape[2] == modelDimensions,
                      "FullAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
@@ -35,30 +37,26 @@ public final class FullAttention: Module, AttentionMechanism {
         if let cache = context.incrementalCache(as: KeyValueCache.self, mechanism: Self.mechanismName) {
             return attendIncrementally(input, cache: cache)
         }
-        let q = query(input).splittingHeads(heads)
-        let (k, v, keyPadding) = keysAndValues(input, context: context)
-        let attended = scaledDotProductAttention(queries: q, keys: k, values: v, causal: context.mask.causal, keyPadding: keyPadding)
-        return AttentionOutput(output(attended.mergingHeads()))
-    }
-
-    /// Keys, values and their padding: from the cross-attention source, else from the memory
-    /// (always real positions) followed by the input, else from the input.
-    private func keysAndValues(_ input: Tensor, context: AttentionContext) -> (keys: Tensor, values: Tensor, padding: [[Bool]]?) {
         precondition(context.memory == nil || context.source == nil, "FullAttention: a memory and a cross-attention source cannot be combined")
+        let attended: Tensor
         if let source = context.source {
             precondition(source.rank == 3 && source.shape[0] == input.shape[0] && source.shape[2] == modelDimensions,
                          "FullAttention source must be [\(input.shape[0]), length, \(modelDimensions)], got \(source.shape)")
             precondition(!context.mask.causal, "FullAttention: cross-attention to a source cannot be causal")
-            return (key(source).splittingHeads(heads), value(source).splittingHeads(heads), context.sourcePadding)
+            attended = packedAttention(queries: query(input), keysAndValues: fusedProjection(source, [key, value]),
+                                       heads: heads, keyPadding: context.sourcePadding)
+        } else if let memory = context.memory {
+            precondition(memory.rank == 3 && memory.shape[0] == input.shape[0] && memory.shape[2] == modelDimensions,
+                         "FullAttention memory must be [\(input.shape[0]), length, \(modelDimensions)], got \(memory.shape)")
+            // The memory's positions are always real: only the input's can be padding.
+            let padding = context.mask.keyPadding.map { rows in rows.map { [Bool](repeating: true, count: memory.shape[1]) + $0 } }
+            attended = packedAttention(queries: query(input), keysAndValues: fusedProjection(concatenate([memory, input], alongAxis: 1), [key, value]),
+                                       heads: heads, causal: context.mask.causal, keyPadding: padding)
+        } else {
+            attended = packedSelfAttention(fusedProjection(input, [query, key, value]), heads: heads,
+                                           causal: context.mask.causal, keyPadding: context.mask.keyPadding)
         }
-        guard let memory = context.memory else {
-            return (key(input).splittingHeads(heads), value(input).splittingHeads(heads), context.mask.keyPadding)
-        }
-        precondition(memory.rank == 3 && memory.shape[0] == input.shape[0] && memory.shape[2] == modelDimensions,
-                     "FullAttention memory must be [\(input.shape[0]), length, \(modelDimensions)], got \(memory.shape)")
-        let states = concatenate([memory, input], alongAxis: 1)
-        let padding = context.mask.keyPadding.map { rows in rows.map { [Bool](repeating: true, count: memory.shape[1]) + $0 } }
-        return (key(states).splittingHeads(heads), value(states).splittingHeads(heads), padding)
+        return AttentionOutput(output(attended))
     }
 }
 

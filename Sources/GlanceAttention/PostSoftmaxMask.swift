@@ -39,27 +39,29 @@ enum PostSoftmaxMaskRow {
         return total
     }
 
-    /// Writes p′ = p ⊙ w / s into `weighted` for the first `count` keys and returns
-    /// s = Σ p ⊙ w + ε, the row's normalizer.
-    static func apply(probabilities p: UnsafePointer<Float>, weights w: UnsafePointer<Float>, weighted: UnsafeMutablePointer<Float>,
-                      _ count: Int) -> Float {
-        weighted.update(from: p, count: count)
-        let normalizer = weigh(weighted, weights: w, count) + PostSoftmaxMask.epsilon
-        vectorScale(weighted, 1 / normalizer, count)
-        return normalizer
+    /// Writes p′ = p ⊙ w / s into `weighted` for the first `count` keys, s being the row's
+    /// normalizer Σ p ⊙ w + ε.
+    static func weighted(probabilities p: UnsafePointer<Float>, weights w: UnsafePointer<Float>, normalizer: Float,
+                         into weighted: UnsafeMutablePointer<Float>, _ count: Int) {
+        let inverse = 1 / normalizer
+        for j in 0..<count { weighted[j] = p[j] * w[j] * inverse }
     }
 
-    /// Backward of ``apply(probabilities:weights:weighted:_:)`` for one row: from dp′ in
-    /// `gradient`, adds dw = du ⊙ p into `weightGradient` and replaces `gradient` by
-    /// dp = du ⊙ w, where du = (dp′ − ⟨dp′, p′⟩) / s.
-    static func backward(probabilities p: UnsafePointer<Float>, weighted: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
-                         normalizer: Float, gradient: UnsafeMutablePointer<Float>, weightGradient: UnsafeMutablePointer<Float>, _ count: Int) {
-        let inner = vectorDot(gradient, weighted, count)
+    /// Backward through the mask and the softmax for the first `count` keys of a block of a
+    /// row: from dp′ in `gradient` and the row's ⟨dp′, p′⟩ = rowsum(dO ∘ O) (`outputInner`,
+    /// D), adds dw = du ⊙ p into `weightGradient` and replaces `gradient` by the score
+    /// gradient p ⊙ (du ⊙ w − D·ε/s), where du = (dp′ − D) / s. The softmax's ⟨dp, p⟩ with
+    /// dp = du ⊙ w is Σ (dp′ − D)·p′ = D·(1 − Σ p′) = D·ε/s, so the block needs no other part
+    /// of the row.
+    static func scoreGradient(probabilities p: UnsafePointer<Float>, weights w: UnsafePointer<Float>, normalizer: Float,
+                              outputInner: Float, gradient: UnsafeMutablePointer<Float>, weightGradient: UnsafeMutablePointer<Float>,
+                              _ count: Int) {
         let inverse = 1 / normalizer
+        let inner = outputInner * PostSoftmaxMask.epsilon * inverse
         for j in 0..<count {
-            let du = (gradient[j] - inner) * inverse
+            let du = (gradient[j] - outputInner) * inverse
             weightGradient[j] += du * p[j]
-            gradient[j] = du * w[j]
+            gradient[j] = p[j] * (du * w[j] - inner)
         }
     }
 }

@@ -3,25 +3,19 @@ import GlanceCore
 /// Exact softmax attention softmax(Q·Kᵀ·scale + mask)·V for q [B, H, Nq, D], k and v
 /// [B, H, Nk, D], with a fused, blocked forward and a hand-written backward.
 ///
-/// Queries are processed in blocks of rows: each block's scores come from one BLAS product,
-/// are masked and normalized in place, and multiply V in a second product. With causal
-/// masking a block only reads the keys it can see, halving the work. When gradients are
-/// recorded the probabilities are kept for the backward pass (O(B·H·Nq·Nk) memory, as exact
-/// attention needs; under causal masking the entries a block never reads stay unwritten).
-/// Without recording, keys are streamed in cache-sized blocks with an online softmax and
-/// nothing quadratic is stored (15% less CPU time at n = 4,096 on the test machine).
-/// `keyPadding[b][j] == false` hides key j of batch entry b.
+/// Nothing quadratic is stored (see ``AttentionGeometry``): the forward streams key blocks
+/// through an online softmax and keeps only the output and each query row's log-sum-exp;
+/// the backward recomputes the scores block by block. With causal masking blocks skip the
+/// keys they cannot see. `keyPadding[b][j] == false` hides key j of batch entry b.
 ///
 /// With more keys than queries, the queries are the last Nq of the Nk positions (the first
 /// M = Nk − Nq keys are a memory): under causal masking query i sees keys 0 … M + i.
 /// `relativeScores` adds a distance-indexed term to the scaled scores before the softmax,
 /// `postSoftmaxMask` weighs and renormalises the probabilities after it (Adaptive Span);
 /// gradients reach both. Their costs, all linear in the scores next to the D-deep products:
-/// the term adds one vector add per score row forward and backward, and a B·H·Nq·R gradient
-/// buffer; the mask one multiply pass per row forward (plus a copy while recording, into a
-/// per-thread block of scratch), two passes per row backward (p′ is rebuilt from p and the
-/// Nq·B·H stored normalizers) and a B·H·R gradient buffer. Without them the loops do the work
-/// they did before, plus one nil check per score row.
+/// the term adds one vector add per score row forward and twice backward, and a B·H·Nq·R
+/// gradient buffer; the mask one multiply pass per row forward, three backward (p′ is rebuilt
+/// from p and the B·H·Nq stored normalizers) and a B·H·R gradient buffer.
 public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values v: Tensor,
                                       causal: Bool = false, keyPadding: [[Bool]]? = nil, scale: Float? = nil,
                                       relativeScores: RelativeScoreTerm? = nil, postSoftmaxMask: PostSoftmaxMask? = nil) -> Tensor {
@@ -30,15 +24,40 @@ public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values 
     let keyCount = k.shape[2], valueDepth = v.shape[3]
     precondition(k.shape == [batch, heads, keyCount, depth] && v.shape == [batch, heads, keyCount, valueDepth],
                  "attention shapes disagree: q \(q.shape), k \(k.shape), v \(v.shape)")
-    precondition(!causal || queryCount <= keyCount,
+    let geometry = AttentionGeometry(batch: batch, heads: heads, queries: queryCount, keys: keyCount,
+                                     depth: depth, valueDepth: valueDepth, causal: causal)
+    return exactAttention(inputs: [q, k, v],
+                          queries: AttentionOperand(input: 0, layout: .headMajor(heads: heads, rows: queryCount, width: depth)),
+                          keys: AttentionOperand(input: 1, layout: .headMajor(heads: heads, rows: keyCount, width: depth)),
+                          values: AttentionOperand(input: 2, layout: .headMajor(heads: heads, rows: keyCount, width: valueDepth)),
+                          geometry: geometry, output: (shape: [batch, heads, queryCount, valueDepth],
+                                                       layout: .headMajor(heads: heads, rows: queryCount, width: valueDepth)),
+                          keyPadding: keyPadding, scale: scale ?? 1 / Float(depth).squareRoot(),
+                          relativeScores: relativeScores, postSoftmaxMask: postSoftmaxMask)
+}
+
+/// One of the queries, keys or values of ``exactAttention``: the index of the input tensor
+/// that holds it and where its heads lie there.
+struct AttentionOperand {
+    let input: Int
+    let layout: HeadLayout
+}
+
+/// The exact attention op on operands read through their layouts from `inputs` (distinct
+/// tensors: queries, keys and values may share one), writing an output of `output.shape`
+/// through `output.layout`. Gradients reach each input (every operand's columns of it) and
+/// the score term and mask.
+func exactAttention(inputs: [Tensor], queries: AttentionOperand, keys: AttentionOperand, values: AttentionOperand,
+                    geometry: AttentionGeometry, output outputPlacement: (shape: [Int], layout: HeadLayout),
+                    keyPadding: [[Bool]]?, scale: Float,
+                    relativeScores: RelativeScoreTerm?, postSoftmaxMask: PostSoftmaxMask?) -> Tensor {
+    let (batch, heads, queryCount, keyCount) = (geometry.batch, geometry.heads, geometry.queries, geometry.keys)
+    precondition(!geometry.causal || queryCount <= keyCount,
                  "causal attention needs at least as many keys as queries (the queries are the last positions), got \(queryCount) queries and \(keyCount) keys")
     if let keyPadding {
         precondition(keyPadding.count == batch && keyPadding.allSatisfy { $0.count == keyCount },
                      "key padding mask must be \(batch) × \(keyCount)")
     }
-    let alpha = scale ?? 1 / Float(depth).squareRoot()
-    let geometry = AttentionGeometry(batch: batch, heads: heads, queries: queryCount, keys: keyCount,
-                                     depth: depth, valueDepth: valueDepth, causal: causal)
     if let relativeScores {
         let shape = relativeScores.scores.shape
         precondition((shape[0] == batch || shape[0] == 1) && shape[1] == heads && shape[2] == queryCount,
@@ -52,227 +71,52 @@ public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values 
     }
     let padding = keyPadding.map { rows in rows.map { row in row.map { $0 ? Float(0) : -Float.infinity } } }
     let extras = [relativeScores?.scores, postSoftmaxMask?.weights].compactMap { $0 }
-    // Probabilities (and the mask's row normalizers) are kept only when a backward pass will need them.
-    let recording = GradientMode.isRecording && ([q, k, v] + extras).contains { $0.requiresGradient }
-    let probabilities = TensorStorage(count: recording ? batch * heads * queryCount * keyCount : 0)
-    let normalizers = TensorStorage(count: recording && postSoftmaxMask != nil ? batch * heads * queryCount : 0)
-    let output = Tensor(shape: [batch, heads, queryCount, valueDepth]) { out in
-        q.withUnsafeBufferPointer { qb in
-            k.withUnsafeBufferPointer { kb in
-                v.withUnsafeBufferPointer { vb in
-                    withDistanceRows(relativeScores, postSoftmaxMask, geometry) { rows in
-                        if recording {
-                            geometry.forward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, scale: alpha, padding: padding,
-                                             rows: rows, probabilities: probabilities.pointer, normalizers: normalizers.pointer,
-                                             output: out.baseAddress!)
-                        } else {
-                            geometry.streamingForward(q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, scale: alpha,
-                                                      padding: padding, rows: rows, output: out.baseAddress!)
-                        }
-                    }
-                }
+    // Row statistics are kept only when a backward pass will need them.
+    let recording = GradientMode.isRecording && (inputs + extras).contains { $0.requiresGradient }
+    let rowCount = batch * heads * queryCount
+    let logSumExp = TensorStorage(count: recording ? rowCount : 0)
+    let normalizers = TensorStorage(count: recording && postSoftmaxMask != nil ? rowCount : 0)
+    func statistics() -> AttentionRowStatistics {
+        AttentionRowStatistics(logSumExp: logSumExp.pointer, normalizers: postSoftmaxMask == nil ? nil : normalizers.pointer)
+    }
+    func rows(_ operand: AttentionOperand, _ bases: [UnsafeMutablePointer<Float>]) -> HeadRows {
+        HeadRows(base: bases[operand.input], layout: operand.layout, heads: heads)
+    }
+    let output = Tensor(shape: outputPlacement.shape) { out in
+        withBasePointers(inputs) { bases in
+            withDistanceRows(relativeScores, postSoftmaxMask, geometry) { terms in
+                geometry.forward(q: rows(queries, bases), k: rows(keys, bases), v: rows(values, bases),
+                                 output: HeadRows(base: out.baseAddress!, layout: outputPlacement.layout, heads: heads),
+                                 scale: scale, padding: padding, rows: terms, statistics: recording ? statistics() : nil)
             }
         }
     }
     guard recording else { return output }
-    let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
+    let (savedInputs, outputValue) = (inputs.map { $0.detached() }, output)
     let (termValues, maskValues) = (relativeScores.map { RelativeScoreTerm(scores: $0.scores.detached(), largestDistance: $0.largestDistance) },
                                     postSoftmaxMask.map { PostSoftmaxMask(weights: $0.weights.detached(), largestDistance: $0.largestDistance) })
-    return output.recorded(from: [q, k, v] + extras) { g in
-        let gradients = DistanceTermGradients(relativeScores: termValues, postSoftmaxMask: maskValues, geometry: geometry)
-        let attention = withDistanceRows(termValues, maskValues, geometry) { rows in
-            attentionGradients(q: qd, k: kd, v: vd, outputGradient: g) { b in
-                geometry.backward(q: b.q, k: b.k, v: b.v, probabilities: probabilities.pointer, normalizers: normalizers.pointer,
-                                  outputGradient: b.outputGradient, scale: alpha, rows: rows, gradientRows: gradients.rows,
-                                  dq: b.dq, dk: b.dk, dv: b.dv)
+    return output.recorded(from: inputs + extras) { g in
+        let termGradients = DistanceTermGradients(relativeScores: termValues, postSoftmaxMask: maskValues, geometry: geometry)
+        // Fresh zeros, uniquely owned here: the kernel adds every operand's gradient into them.
+        let inputGradients = savedInputs.map { Tensor.zeros($0.shape) }
+        withBasePointers(savedInputs + [outputValue, g] + inputGradients) { bases in
+            let gradientBases = Array(bases.suffix(inputGradients.count))
+            withDistanceRows(termValues, maskValues, geometry) { terms in
+                geometry.backward(q: rows(queries, bases), k: rows(keys, bases), v: rows(values, bases),
+                                  output: HeadRows(base: bases[savedInputs.count], layout: outputPlacement.layout, heads: heads),
+                                  outputGradient: HeadRows(base: bases[savedInputs.count + 1], layout: outputPlacement.layout, heads: heads),
+                                  statistics: statistics(), scale: scale, padding: padding, rows: terms, gradientRows: termGradients.rows,
+                                  dq: rows(queries, gradientBases), dk: rows(keys, gradientBases), dv: rows(values, gradientBases))
             }
         }
-        return attention + gradients.tensors()
+        return inputGradients + termGradients.tensors()
     }
 }
 
-/// Sizes and loops of the blocked attention kernel.
-struct AttentionGeometry: Sendable {
-    let batch, heads, queries, keys, depth, valueDepth: Int
-    let causal: Bool
-    /// Rows of queries per block. Larger blocks amortize BLAS's packing of K and V; 256 was
-    /// fastest at n = 4,096 on the 2-core test machine (64: +14%, 128: +2%, 512: +7% time).
-    /// Causal attention uses smaller blocks on short sequences so that blocks skip the keys
-    /// they cannot see (at 256 tokens, 64-row blocks compute 5/8 of the scores).
-    var blockRows: Int { causal ? Swift.min(256, Swift.max(64, queries / 8)) : 256 }
-
-    /// Keys before the first query's position (M = Nk − Nq): query i sits at position M + i.
-    var memory: Int { keys - queries }
-
-    /// Keys visible to a block of queries ending (exclusive) at `end`.
-    func visibleKeys(end: Int) -> Int { causal ? memory + end : keys }
-
-    func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, scale: Float, padding: [[Float]]?,
-                 rows terms: DistanceRows, probabilities: UnsafeMutablePointer<Float>, normalizers: UnsafeMutablePointer<Float>,
-                 output: UnsafeMutablePointer<Float>) {
-        let blocksPerHead = (queries + blockRows - 1) / blockRows
-        let (pq, pk, pv) = (SendablePointer(q), SendablePointer(k), SendablePointer(v))
-        let pp = SendablePointer(probabilities), pn = SendablePointer(normalizers), po = SendablePointer(output)
-        parallelFor(batch * heads * blocksPerHead) { tasks in
-            // The mask's weighted probabilities p′ of one block; p stays in `probabilities` for the backward.
-            let weighted = UnsafeMutablePointer<Float>.allocate(capacity: terms.mask == nil ? 0 : blockRows * keys)
-            defer { weighted.deallocate() }
-            for task in tasks {
-                let head = task / blocksPerHead, block = task % blocksPerHead
-                let start = block * blockRows, end = Swift.min(queries, start + blockRows), rows = end - start
-                let visible = visibleKeys(end: end)
-                let scores = pp.base + head * queries * keys + start * keys
-                BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: visible, k: depth, alpha: scale,
-                           a: pq.base + (head * queries + start) * depth, lda: depth,
-                           b: pk.base + head * keys * depth, ldb: depth, c: scores, ldc: keys)
-                let mask = padding?[head / heads]
-                for r in 0..<rows {
-                    let row = scores + r * keys
-                    if let mask { for j in 0..<visible { row[j] += mask[j] } }
-                    let limit = causal ? memory + start + r + 1 : visible
-                    for j in limit..<visible { row[j] = -.infinity }
-                    if let term = terms.scores { vectorAxpy(1, term(head: head, query: start + r), row, limit) }
-                    softmaxRowInPlace(row, visible)
-                    if let weights = terms.mask {
-                        let out = weighted + r * keys
-                        pn.base[head * queries + start + r] = PostSoftmaxMaskRow.apply(
-                            probabilities: row, weights: weights(head: head, query: start + r), weighted: out, limit)
-                        (out + limit).update(repeating: 0, count: visible - limit)
-                    }
-                }
-                BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: valueDepth, k: visible,
-                           a: terms.mask == nil ? scores : weighted, lda: keys, b: pv.base + head * keys * valueDepth, ldb: valueDepth,
-                           c: po.base + (head * queries + start) * valueDepth, ldc: valueDepth)
-            }
-        }
-    }
-
-    /// Keys per block of the streaming forward: a block of scores stays in the L2 cache.
-    var keyBlock: Int { 512 }
-
-    /// Query rows per block of the streaming forward: 512 halves the packing of K and V
-    /// relative to 256 (about 8% less CPU time at n = 4,096, single-threaded).
-    var streamingBlockRows: Int { causal ? blockRows : 512 }
-
-    /// Forward without keeping probabilities (inference): keys are visited in blocks with a
-    /// running maximum and normalizer per query row (online softmax), so the scores of a
-    /// query block never leave the cache. Under a post-softmax mask each row also keeps the
-    /// running sum of its weighted exponentials W; the output divides by W + ε·Z, which is
-    /// the renormalisation Σ p·w + ε with p = e/Z multiplied through by Z.
-    func streamingForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, scale: Float,
-                          padding: [[Float]]?, rows terms: DistanceRows, output: UnsafeMutablePointer<Float>) {
-        let (pq, pk, pv, po) = (SendablePointer(q), SendablePointer(k), SendablePointer(v), SendablePointer(output))
-        let (blockRows, keyBlock) = (streamingBlockRows, self.keyBlock)
-        let blocksPerHead = (queries + blockRows - 1) / blockRows
-        parallelFor(batch * heads * blocksPerHead) { tasks in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * keyBlock)
-            let runningMax = UnsafeMutablePointer<Float>.allocate(capacity: blockRows)
-            let runningSum = UnsafeMutablePointer<Float>.allocate(capacity: blockRows)
-            let runningWeighted = UnsafeMutablePointer<Float>.allocate(capacity: terms.mask == nil ? 0 : blockRows)
-            defer { scores.deallocate(); runningMax.deallocate(); runningSum.deallocate(); runningWeighted.deallocate() }
-            for task in tasks {
-                let head = task / blocksPerHead, block = task % blocksPerHead
-                let start = block * blockRows, end = Swift.min(queries, start + blockRows), rows = end - start
-                let visible = visibleKeys(end: end)
-                let out = po.base + (head * queries + start) * valueDepth
-                out.update(repeating: 0, count: rows * valueDepth)
-                runningMax.update(repeating: -.infinity, count: rows)
-                runningSum.update(repeating: 0, count: rows)
-                if terms.mask != nil { runningWeighted.update(repeating: 0, count: rows) }
-                let mask = padding?[head / heads]
-                for keyStart in stride(from: 0, to: visible, by: keyBlock) {
-                    let columns = Swift.min(keyBlock, visible - keyStart)
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: columns, k: depth, alpha: scale,
-                               a: pq.base + (head * queries + start) * depth, lda: depth,
-                               b: pk.base + (head * keys + keyStart) * depth, ldb: depth, c: scores, ldc: keyBlock)
-                    for r in 0..<rows {
-                        let row = scores + r * keyBlock
-                        if let mask { for j in 0..<columns { row[j] += mask[keyStart + j] } }
-                        // Keys of this block that the query may see.
-                        let limit = causal ? Swift.min(columns, Swift.max(0, memory + start + r + 1 - keyStart)) : columns
-                        for j in limit..<columns { row[j] = -.infinity }
-                        if let term = terms.scores { vectorAxpy(1, term(head: head, query: start + r) + keyStart, row, limit) }
-                        let peak = Swift.max(runningMax[r], vectorMax(row, columns))
-                        guard peak > -Float.infinity else {
-                            row.update(repeating: 0, count: columns)
-                            continue
-                        }
-                        let correction = runningMax[r] > -Float.infinity ? fastExp(runningMax[r] - peak) : 0
-                        runningSum[r] = runningSum[r] * correction + exponentiateRow(row, columns, shift: peak)
-                        if let weights = terms.mask {
-                            let weightedSum = PostSoftmaxMaskRow.weigh(row, weights: weights(head: head, query: start + r) + keyStart, limit)
-                            runningWeighted[r] = runningWeighted[r] * correction + weightedSum
-                        }
-                        runningMax[r] = peak
-                        if correction != 1 { vectorScale(out + r * valueDepth, correction, valueDepth) }
-                    }
-                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: valueDepth, k: columns,
-                               a: scores, lda: keyBlock, b: pv.base + (head * keys + keyStart) * valueDepth, ldb: valueDepth,
-                               beta: 1, c: out, ldc: valueDepth)
-                }
-                for r in 0..<rows where runningSum[r] > 0 {
-                    let normalizer = terms.mask == nil ? runningSum[r] : runningWeighted[r] + PostSoftmaxMask.epsilon * runningSum[r]
-                    vectorScale(out + r * valueDepth, 1 / normalizer, valueDepth)
-                }
-            }
-        }
-    }
-
-    /// The backward pass from the probabilities p the recording forward kept. Under a
-    /// post-softmax mask, p′ = p ⊙ w / s is rebuilt block by block from p and the row
-    /// normalizers s; `gradientRows` receive the gradients of the score term and the mask.
-    func backward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                  probabilities: UnsafePointer<Float>, normalizers: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                  scale: Float, rows terms: DistanceRows, gradientRows: DistanceRows,
-                  dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
-        let (pq, pk, pv, pp, pg) = (SendablePointer(q), SendablePointer(k), SendablePointer(v), SendablePointer(probabilities), SendablePointer(outputGradient))
-        let (pdq, pdk, pdv, pn) = (SendablePointer(dq), SendablePointer(dk), SendablePointer(dv), SendablePointer(normalizers))
-        let blockRows = self.blockRows
-        // Heads are independent; within a head, blocks accumulate into dK and dV in order.
-        parallelFor(batch * heads) { headRange in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * keys)
-            let weighted = UnsafeMutablePointer<Float>.allocate(capacity: terms.mask == nil ? 0 : blockRows * keys)
-            defer { scratch.deallocate(); weighted.deallocate() }
-            for head in headRange {
-                let qHead = pq.base + head * queries * depth, kHead = pk.base + head * keys * depth
-                let vHead = pv.base + head * keys * valueDepth, gHead = pg.base + head * queries * valueDepth
-                let dqHead = pdq.base + head * queries * depth, dkHead = pdk.base + head * keys * depth
-                let dvHead = pdv.base + head * keys * valueDepth
-                for start in stride(from: 0, to: queries, by: blockRows) {
-                    let end = Swift.min(queries, start + blockRows), rows = end - start
-                    let visible = visibleKeys(end: end)
-                    let p = pp.base + head * queries * keys + start * keys
-                    let gBlock = gHead + start * valueDepth
-                    if let weights = terms.mask {
-                        for r in 0..<rows {
-                            let limit = causal ? memory + start + r + 1 : visible, out = weighted + r * keys
-                            _ = PostSoftmaxMaskRow.apply(probabilities: p + r * keys, weights: weights(head: head, query: start + r), weighted: out, limit)
-                            (out + limit).update(repeating: 0, count: visible - limit)
-                        }
-                    }
-                    // dV += P′ᵀ · dO
-                    BLAS.sgemm(transposeA: true, transposeB: false, m: visible, n: valueDepth, k: rows,
-                               a: terms.mask == nil ? p : weighted, lda: keys, b: gBlock, ldb: valueDepth, beta: 1, c: dvHead, ldc: valueDepth)
-                    // dP′ = dO · Vᵀ, then through the mask to dP, then dS = P ⊙ (dP − ⟨dP, P⟩) row by row
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: visible, k: valueDepth,
-                               a: gBlock, lda: valueDepth, b: vHead, ldb: valueDepth, c: scratch, ldc: keys)
-                    for r in 0..<rows {
-                        let limit = causal ? memory + start + r + 1 : visible, dRow = scratch + r * keys
-                        if let weights = terms.mask, let weightGradient = gradientRows.mask {
-                            PostSoftmaxMaskRow.backward(probabilities: p + r * keys, weighted: weighted + r * keys,
-                                                        weights: weights(head: head, query: start + r), normalizer: pn.base[head * queries + start + r],
-                                                        gradient: dRow, weightGradient: weightGradient(head: head, query: start + r), limit)
-                        }
-                        softmaxBackwardRow(y: p + r * keys, dy: dRow, dx: dRow, visible)
-                        if let termGradient = gradientRows.scores { vectorAxpy(1, dRow, termGradient(head: head, query: start + r), limit) }
-                    }
-                    // dQ = scale · dS · K ; dK += scale · dSᵀ · Q
-                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: depth, k: visible, alpha: scale,
-                               a: scratch, lda: keys, b: kHead, ldb: depth, c: dqHead + start * depth, ldc: depth)
-                    BLAS.sgemm(transposeA: true, transposeB: false, m: visible, n: depth, k: rows, alpha: scale,
-                               a: scratch, lda: keys, b: qHead + start * depth, ldb: depth, beta: 1, c: dkHead, ldc: depth)
-                }
-            }
-        }
+/// Calls `body` with the base addresses of `tensors`, valid only inside `body`.
+private func withBasePointers<R>(_ tensors: [Tensor], _ body: ([UnsafeMutablePointer<Float>]) -> R) -> R {
+    guard let first = tensors.first else { return body([]) }
+    return first.withUnsafeBufferPointer { buffer in
+        withBasePointers(Array(tensors.dropFirst())) { body([UnsafeMutablePointer(mutating: buffer.baseAddress!)] + $0) }
     }
 }
