@@ -92,9 +92,18 @@ func trainTranslation(_ options: TrainingOptions) throws {
     let trainer = try TranslationTrainer(configuration: configuration)
     let task = trainer.task, c = configuration.model
     try options.train(trainer, description: "model: \(trainer.model.parameterCount()) parameters, \(c.encoderLayers)+\(c.decoderLayers) layers, "
-        + "d_model \(c.modelDimensions), encoder attention \(c.encoderAttention), \(c.block.rawValue); "
+        + "d_model \(c.modelDimensions), encoder attention \(c.encoderAttention), decoder attention \(c.decoderAttention), \(c.block.rawValue); "
+        + "\(multiplyAddsDescription(c)); "
         + "\(task.trainPairs.sources.count) training pairs (\(task.droppedPairs) longer than max_length − 1 left out), "
         + "\(task.valid.count) validation pairs, \(task.encoding.vocabularySize) subword ids")
+}
+
+/// The model's multiply-adds per sentence as Lite Transformer counts them (``GlanceModels/MultiplyAddCount``).
+func multiplyAddsDescription(_ c: TranslationConfiguration) -> String {
+    let n = TranslationConfiguration.paperSentenceLength
+    guard let count = c.multiplyAdds() else { return "multiply-adds not counted for these mechanisms (full and lsra only)" }
+    return String(format: "%.2fM multiply-adds per sentence (%d source + %d target tokens, encoder and decoder layers; "
+                  + "the output projection adds %.2fM)", Double(count.layers) / 1e6, n, n, Double(count.outputProjection) / 1e6)
 }
 
 /// `glance eval` on a translation config: BLEU and chrF of a split.
