@@ -10,8 +10,9 @@ import GlanceCore
 /// passes `retaining: w`: when the storage is full, the positions that no later query can
 /// read are dropped instead, and the storage stays O(w). Kernels read the rows in place
 /// through ``withRows(_:)``; nothing is copied to read them.
-public final class KeyValueCache: AttentionCache {
-    public let batch: Int
+public final class KeyValueCache: ReorderableAttentionCache {
+    /// Sequences held side by side (``reorder(_:)`` changes it).
+    public private(set) var batch: Int
     public let heads: Int
     public let keyDimensions: Int
     public let valueDimensions: Int
@@ -94,6 +95,28 @@ public final class KeyValueCache: AttentionCache {
         }
         storage.deallocate()
         return grown
+    }
+
+    /// Keeps the sequences `rows` (indices into the current ones, repeats allowed), in that
+    /// order: beam search's surviving hypotheses.
+    public func reorder(_ rows: [Int]) {
+        precondition(!rows.isEmpty && rows.allSatisfy { (0..<batch).contains($0) }, "rows \(rows) must be indices into the cache's \(batch) sequences")
+        keys = gathered(keys, width: keyDimensions, rows: rows)
+        values = gathered(values, width: valueDimensions, rows: rows)
+        batch = rows.count
+    }
+
+    /// The held rows of sequences `rows` of `storage`, in a new allocation of the same capacity.
+    private func gathered(_ storage: UnsafeMutablePointer<Float>, width: Int, rows: [Int]) -> UnsafeMutablePointer<Float> {
+        let kept = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * heads * capacity * width)
+        for (row, source) in rows.enumerated() {
+            for head in 0..<heads {
+                (kept + ((row * heads + head) * capacity) * width)
+                    .update(from: storage + ((source * heads + head) * capacity) * width, count: heldCount * width)
+            }
+        }
+        storage.deallocate()
+        return kept
     }
 
     /// Runs `body` with read access to the held rows, in place.

@@ -54,7 +54,7 @@ public final class LongShortRangeAttention: Module, AttentionMechanism {
 
 /// The state of one ``LongShortRangeAttention`` layer while it decodes: its attention
 /// branch's cache and its convolution's last frames.
-public final class LongShortRangeCache: AttentionCache {
+public final class LongShortRangeCache: ReorderableAttentionCache {
     public let attention: any AttentionCache
     public let convolution: ConvolutionCache
 
@@ -64,6 +64,19 @@ public final class LongShortRangeCache: AttentionCache {
     }
 
     public var length: Int { convolution.length }
+
+    /// Whether the attention branch's cache can be reordered too.
+    public var canReorder: Bool { attention.supportsReordering }
+
+    /// Keeps the sequences `rows` of both branches' caches: the attention branch's keys and
+    /// values and the convolution's last K − 1 frames.
+    public func reorder(_ rows: [Int]) {
+        guard let attention = attention as? any ReorderableAttentionCache, attention.canReorder else {
+            preconditionFailure("the lsra attention branch's \(type(of: self.attention)) cannot be reordered")
+        }
+        attention.reorder(rows)
+        convolution.reorder(rows)
+    }
 }
 
 /// The options of ``LongShortRangeAttention``: `{"type": "lsra", "attention": "full",

@@ -4,7 +4,8 @@ import GlanceCore
 /// input frames of each sequence (zeros before the first, as the causal padding), and how
 /// many frames it has seen.
 public final class ConvolutionCache {
-    public let batch: Int
+    /// Sequences held side by side (``reorder(_:)`` changes it).
+    public private(set) var batch: Int
     public let channels: Int
     public let kernelSize: Int
     /// Frames seen so far.
@@ -30,5 +31,13 @@ public final class ConvolutionCache {
         let count = window.shape[1]
         recent = window.sliced(alongAxis: 1, (count - kernelSize + 1)..<count).detached()
         return window
+    }
+
+    /// Keeps the sequences `rows` (indices into the current ones, repeats allowed), in that
+    /// order: beam search's surviving hypotheses.
+    public func reorder(_ rows: [Int]) {
+        precondition(!rows.isEmpty && rows.allSatisfy { (0..<batch).contains($0) }, "rows \(rows) must be indices into the cache's \(batch) sequences")
+        recent = recent.gathered(alongAxis: 0, indices: IndexTensor(rows))
+        batch = rows.count
     }
 }

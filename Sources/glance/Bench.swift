@@ -54,9 +54,13 @@ struct Bench: ParsableCommand {
     var feedForwardChunk: Int?
     @Flag(name: .customLong("check-gradients"), help: "--model-depth: also run the stack the other way and report the largest relative gradient difference.")
     var checkGradients = false
-    @Option(help: "Time one block of a model instead of one attention layer: conformer (d 256 and 4 heads unless --heads or --head-dim change them; --kernel-size) or lsra (a Lite Transformer encoder layer: LSRA and the flattened feed-forward; --kernel-size); parakeet-ctc: the real-time factor of a random Parakeet-CTC-0.6B-size recogniser on --length seconds of audio (--heads/--head-dim and --model-depth shrink it).")
+    @Option(help: "Time one block of a model instead of one attention layer: conformer (d 256 and 4 heads unless --heads or --head-dim change them; --kernel-size) or lsra (a Lite Transformer encoder layer: LSRA and the flattened feed-forward; --kernel-size); parakeet-ctc: the real-time factor of a random Parakeet-CTC-0.6B-size recogniser on --length seconds of audio (--heads/--head-dim and --model-depth shrink it); translate: sentences/s of a trained translation run (--config, --sentences), beam 4 and greedy, with and without the decoder cache.")
     var model: String?
     @Option(name: .customLong("kernel-size"), help: "--model conformer: the depthwise convolution's kernel (odd); --model lsra: the convolution's kernel unless --option kernel_size gives it.") var kernelSize = 31
+    @Option(help: "--model translate: the trained translation run's configuration.") var config: String?
+    @Option(help: "--model translate: how many test sentences (the first ones) to translate.") var sentences = 100
+    @Option(name: .customLong("output"), help: "--model translate: the run folder, when training overrode the config's output.")
+    var translationOutput: String?
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -79,6 +83,11 @@ struct Bench: ParsableCommand {
         if let model, !Self.models.contains(model) {
             throw ValidationError("--model must be one of \(Self.models.joined(separator: ", ")), got '\(model)'")
         }
+        if model == "translate" && config == nil { throw ValidationError("--model translate needs --config, a trained translation run's configuration") }
+        if model != "translate", let flag = [(config != nil, "--config"), (translationOutput != nil, "--output")].first(where: \.0)?.1 {
+            throw ValidationError("\(flag) applies to --model translate")
+        }
+        guard sentences >= 1 else { throw ValidationError("--sentences must be at least 1, got \(sentences)") }
         let lengths = try lengths()
         guard memory >= 0 && memory <= Self.sizeLimit else { throw ValidationError("--memory must be in 0…\(Self.sizeLimit), got \(memory)") }
         if memory > 0, let flag = [(modelDepth != nil, "--model-depth"), (fidelity, "--fidelity")].first(where: \.0)?.1 {
@@ -178,7 +187,7 @@ struct Bench: ParsableCommand {
     }
 
     /// The blocks `--model` can time.
-    static let models = ["conformer", "lsra", "parakeet-ctc"]
+    static let models = ["conformer", "lsra", "parakeet-ctc", "translate"]
 
     /// The largest size any flag accepts (the memory of the run is the caller's to judge).
     static let sizeLimit = 1 << 24
@@ -190,6 +199,7 @@ struct Bench: ParsableCommand {
         if model == "conformer" { return try runConformerBlock() }
         if model == "lsra" { return try runLongShortRangeLayer() }
         if model == "parakeet-ctc" { return try runParakeetRealTime() }
+        if model == "translate" { return try runTranslation() }
         if gemm { return try runGemm() }
         if fidelity { return try runFidelity() }
         if let modelDepth { return try runStack(depth: modelDepth) }

@@ -85,3 +85,11 @@ func loadTranslator(_ configuration: TranslationRunConfiguration, output: String
     return Translator(model: model, encoding: encoding,
                       search: BeamSearch(beamWidth: data.beam, lengthPenalty: data.lengthPenalty, maximumTokens: configuration.model.maximumLength - 1))
 }
+
+/// The model's multiply-adds per sentence as Lite Transformer counts them (``GlanceModels/MultiplyAddCount``).
+func multiplyAddsDescription(_ c: TranslationConfiguration) -> String {
+    let n = TranslationConfiguration.paperSentenceLength
+    guard let count = c.multiplyAdds() else { return "multiply-adds not counted for these mechanisms (full and lsra only)" }
+    return String(format: "%.2fM multiply-adds per sentence (%d source + %d target tokens, encoder and decoder layers; "
+                  + "the output projection adds %.2fM)", Double(count.layers) / 1e6, n, n, Double(count.outputProjection) / 1e6)
+}

@@ -15,7 +15,8 @@ enum TranslationRun: RunKind {
         let trainer = try TranslationTrainer(configuration: configuration)
         let task = trainer.task, c = configuration.model
         try options.train(trainer, description: "model: \(trainer.model.parameterCount()) parameters, \(c.encoderLayers)+\(c.decoderLayers) layers, "
-            + "d_model \(c.modelDimensions), encoder attention \(c.encoderAttention), \(c.block.rawValue); "
+            + "d_model \(c.modelDimensions), encoder attention \(c.encoderAttention), decoder attention \(c.decoderAttention), \(c.block.rawValue); "
+            + "\(multiplyAddsDescription(c)); "
             + "\(task.trainPairs.sources.count) training pairs (\(task.droppedPairs) longer than max_length − 1 left out), "
             + "\(task.valid.count) validation pairs, \(task.encoding.vocabularySize) subword ids")
     }

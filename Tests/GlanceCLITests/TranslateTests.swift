@@ -58,6 +58,16 @@ import Testing
         }
         let evaluation = try glance(["eval", "--config", workspace.config.path], in: workspace.folder)
         #expect(evaluation.status == 0 && evaluation.standardOutput.contains("test BLEU") && evaluation.standardOutput.contains("chrF"), "\(evaluation)")
+        #expect(train.standardOutput.contains("multiply-adds per sentence (30 source + 30 target tokens"), "\(train)")
+        let bench = try glance(["bench", "--model", "translate", "--config", workspace.config.path, "--sentences", "2", "--json", "--threads", "1"],
+                               in: workspace.folder)
+        #expect(bench.status == 0, "\(bench)")
+        let reports = bench.standardOutput.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(reports.map { $0["beam"] as? Int } == [4, 4, 1, 1] && reports.map { $0["decoder_cache"] as? Bool } == [true, false, true, false], "\(bench)")
+        #expect(reports.allSatisfy { ($0["sentences_per_s"] as? Double ?? 0) > 0 && $0["sentences"] as? Int == 2 }, "\(bench)")
+        #expect(reports[0]["output_tokens"] as? Int == reports[1]["output_tokens"] as? Int, "the cache changes the speed, not the translations")
+        let missing = try glance(["bench", "--model", "translate"], in: workspace.folder)
+        #expect(missing.status != 0 && missing.standardError.contains("--model translate needs --config"), "\(missing)")
     }
 
     @Test("an empty line, a line too long, bad UTF-8, a missing run and mismatched bitext files are clear errors")

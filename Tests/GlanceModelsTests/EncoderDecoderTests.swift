@@ -5,14 +5,25 @@ import GlanceData
 import GlanceModels
 import GlanceNN
 import GlanceTestSupport
+import GlanceTraining
 import Testing
 
 @Suite struct EncoderDecoderTests {
-    /// A tiny model of `block` normalization with random weights (dropout 0).
-    static func tinyModel(block: BlockNormalization = .postLN, tie: EmbeddingTying = .all, seed: UInt64 = 3) throws -> EncoderDecoderModel {
+    /// Lite Transformer's self-attention for the tiny models: 8 channels of full attention, 8 of
+    /// dynamic convolution (kernel 4, so that its cache holds 3 frames), DropConnect on.
+    static let lsra = #"{"type": "lsra", "convolution": "dynamic", "kernel_size": 4, "weight_dropout": 0.1}"#
+
+    /// A tiny model of `block` normalization with random weights (dropout 0); `lsra` makes both
+    /// self-attentions LSRA (Lite Transformer).
+    static func tinyModel(block: BlockNormalization = .postLN, tie: EmbeddingTying = .all, lsra: Bool = false,
+                          seed: UInt64 = 3) throws -> EncoderDecoderModel {
         var c = TranslationConfiguration()
         (c.vocabularySize, c.maximumLength, c.encoderLayers, c.decoderLayers) = (270, 16, 2, 2)
         (c.modelDimensions, c.heads, c.feedForwardDimensions, c.dropout, c.block, c.tie) = (16, 2, 24, 0, block, tie)
+        if lsra {
+            c.encoderAttention = try JSONDecoder().decode(AttentionConfiguration.self, from: Data(Self.lsra.utf8))
+            c.decoderAttention = c.encoderAttention
+        }
         let model = try EncoderDecoderModel(configuration: c, seed: seed)
         // Larger weights than the init, so that the tests see more than near-uniform outputs.
         for (_, parameter) in model.namedParameters() where parameter.value.rank == 2 { parameter.value = parameter.value * 8 }
@@ -53,10 +64,10 @@ import Testing
         }
     }
 
-    @Test("decoding one position at a time against the cache equals the full decoder pass, rows reordered too",
-          arguments: [BlockNormalization.postLN, .preLN])
-    func incrementalEqualsFull(_ block: BlockNormalization) throws {
-        let model = try Self.tinyModel(block: block)
+    @Test("decoding one position at a time against the cache equals the full decoder pass, rows reordered too (full and LSRA decoders)",
+          arguments: [BlockNormalization.postLN, .preLN], [false, true])
+    func incrementalEqualsFull(_ block: BlockNormalization, lsra: Bool) throws {
+        let model = try Self.tinyModel(block: block, lsra: lsra)
         let sources = [[10, 20, 30, 40, 50], [60, 70]]
         let inputs = [[1, 100, 101, 102, 103, 104, 105], [1, 200, 201, 202, 203, 204, 205]]
         try withoutGradients {
@@ -156,6 +167,42 @@ import Testing
         #expect(beam.logProbability >= translation.logProbability - 1e-4, "beam 4 finds a hypothesis at least as likely as greedy")
     }
 
+    @Test("beam search and greedy decoding find the same translations with the decoder cache as by recomputing the decoder",
+          arguments: [false, true])
+    func cacheEqualsRecomputing(_ lsra: Bool) throws {
+        let model = try Self.tinyModel(block: .preLN, lsra: lsra, seed: 7)
+        let sources = [[40, 50, 60, 70], [90, 91, 92, 93, 94, 95, 96]]
+        for width in [1, 4] {
+            let search = BeamSearch(beamWidth: width, lengthPenalty: 1, maximumTokens: 10)
+            let cached = withoutGradients { model.translate(sources, search: search) }
+            let recomputed = withoutGradients { model.translate(sources, search: search, decoderCache: false) }
+            #expect(cached.map(\.tokens) == recomputed.map(\.tokens), "beam \(width)")
+            for (a, b) in zip(cached, recomputed) { #expect(isClose(a.logProbability, b.logProbability, relativeTolerance: 1e-4)) }
+        }
+    }
+
+    @Test("multiply-adds per sentence reproduce Lite Transformer's figures; the shipped lite and vanilla configs match within 5%")
+    func multiplyAdds() throws {
+        func count(_ json: String) throws -> MultiplyAddCount {
+            try #require(try JSONDecoder().decode(TranslationConfiguration.self, from: Data(json.utf8)).multiplyAdds())
+        }
+        // The paper's mobile Transformer (87M) and Lite Transformer d 200 (90M) and d 496 (527M), 6 + 6 layers, dynamic convolutions.
+        let transformer = try count(#"{"encoder_layers": 6, "decoder_layers": 6, "d_model": 128, "heads": 4, "ffn_dim": 512, "vocab_size": 1000}"#)
+        #expect(transformer.layers == 86_722_560 && transformer.outputProjection == 30 * 128 * 1000)
+        let lite = #"{"type": "lsra", "convolution": "dynamic", "convolution_heads": 4, "attention_heads": 4}"#
+        for (d, published) in [(200, 90e6), (496, 527e6)] {
+            let c = try count(#"{"d_model": \#(d), "heads": 8, "ffn_dim": \#(d), "encoder_attention": \#(lite), "decoder_attention": \#(lite)}"#)
+            #expect(Swift.abs(Double(c.layers) / published - 1) < 0.01, "d \(d): \(c.layers)")
+        }
+        #expect(try JSONDecoder().decode(TranslationConfiguration.self, from: Data(#"{"encoder_attention": "performer"}"#.utf8)).multiplyAdds() == nil)
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("configs")
+        let pair = try ["translate-lite.json", "translate-vanilla-matched.json"].map { name in
+            try #require(try loadConfiguration(TranslationRunConfiguration.self, from: configs.appendingPathComponent(name)).model.multiplyAdds())
+        }
+        #expect(Swift.abs(Double(pair[1].layers) / Double(pair[0].layers) - 1) < 0.05, "\(pair[0].layers) vs \(pair[1].layers)")
+    }
+
     @Test("the encoder's self-attention can be another mechanism of the registry; training gradients stay finite",
           arguments: [#""performer""#, #"{"type": "linformer", "k": 8}"#, #"{"type": "longformer", "window": 4}"#])
     func encoderMechanisms(_ attention: String) throws {
@@ -191,6 +238,15 @@ import Testing
         #expect { try load(#"{"dmodel": 32}"#) } throws: { "\($0)".contains("unknown field 'model.dmodel'") }
         #expect { try load(#"{"tie": "some"}"#) } throws: { "\($0)".contains("model.tie") && "\($0)".contains("none, decoder, all") }
         #expect { try load(#"{"encoder_block": "lsra"}"#) } throws: { "\($0)".contains("model.encoder_block") }
+        #expect { try load(#"{"decoder_attention": {"type": "lsra", "kernel": 3}}"#) } throws: { "\($0)".contains("model.decoder_attention") }
+        for attention in [#"{"type": "linformer", "k": 8}"#, #""performer""#] {
+            var c = try load(#"{"d_model": 16, "heads": 2, "decoder_attention": \#(attention)}"#)
+            c.vocabularySize = 300
+            #expect(throws: ConfigurationValueError.self, "\(attention)") { try EncoderDecoderModel(configuration: c, seed: 1) }
+            do { _ = try EncoderDecoderModel(configuration: c, seed: 1) } catch let error as ConfigurationValueError {
+                #expect(error.field == "model.decoder_attention", "\(error)")
+            }
+        }
         #expect { try load(#"{"vocab_size": 100}"#) } throws: { "\($0)".contains("model.vocab_size") }
         #expect { try load(#"{"d_model": 30, "heads": 4}"#) } throws: { "\($0)".contains("model.d_model") }
     }

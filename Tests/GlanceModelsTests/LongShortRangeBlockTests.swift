@@ -92,6 +92,72 @@ import Testing
         #expect(isClose(incremental, full, relativeTolerance: 1e-5, absoluteTolerance: 1e-5), "max difference \(maxAbsoluteDifference(incremental, full))")
     }
 
+    @Test("Lite Transformer's decoder layer (causal LSRA, cross-attention, flattened feed-forward) matches the reference: outputs and gradients ≤ 1e-4")
+    func decoderLayerParity() throws {
+        let t = try ReferenceFixtures.tensors("lsra_decoder_layer")
+        var options = LongShortRangeOptions()
+        (options.convolution, options.kernelSize, options.convolutionHeads) = (.dynamic, .all(4), 2)
+        var generator = RandomGenerator(seed: 1)
+        let build = AttentionBuild(required: [.causal, .incremental])
+        build.randomSource = RandomSource(seed: 2)
+        let selfAttention = try AttentionConfiguration(options).make(shape: AttentionShape(modelDimensions: 16, heads: 2, maximumLength: 16),
+                                                                      build: build, generator: &generator)
+        let block = DecoderBlock(selfAttention: selfAttention, crossAttention: try FullAttention(modelDimensions: 16, heads: 2, generator: &generator),
+                                 feedForward: FeedForward(dimensions: 16, hiddenDimensions: 16, activation: .relu, generator: &generator),
+                                 dropout: 0, source: RandomSource(seed: 3), normalization: .postLN)
+        block.eval()
+        try block.update(parameters: Self.decoderWeights(t))
+        let memoryPadding = (0..<2).map { b in (0..<5).map { t["memory_real"]![b, $0] != 0 } }
+        let input = t["input"]!.requiringGradient(), memory = t["memory"]!.requiringGradient()
+        let (_, gradients) = valueAndGradient(model: block) { block in
+            (block.forward(input, source: EncodedSource(states: memory, padding: memoryPadding)) * t["output_gradient"]!).sum()
+        }
+        let output = withoutGradients { block.forward(t["input"]!, source: EncodedSource(states: t["memory"]!, padding: memoryPadding)) }
+        #expect(relativeError(output, t["output"]!) <= 1e-4, "output: relative error \(relativeError(output, t["output"]!))")
+        for (name, gradient) in [("input", input.takeGradient()!), ("memory", memory.takeGradient()!)] {
+            #expect(relativeError(gradient, t["grad.\(name)"]!) <= 1e-4, "\(name) gradient: \(relativeError(gradient, t["grad.\(name)"]!))")
+        }
+        let expected = Self.decoderWeights(Dictionary(uniqueKeysWithValues: t.filter { $0.key.hasPrefix("grad.") && $0.key.contains("_") }
+            .map { (String($0.key.dropFirst(5)), $0.value) }))
+        #expect(Set(expected.keys) == Set(gradients.keys))
+        for (key, reference) in expected.sorted(by: { $0.key < $1.key }) {
+            let gradient = try #require(gradients[key], "no gradient for \(key)")
+            let error = relativeError(gradient, reference)
+            #expect(error <= 1e-4 || maxAbsoluteDifference(gradient, reference) <= 1e-6, "gradient of \(key): relative error \(error)")
+        }
+        // Decoded one position at a time, rows reordered after three: the cache follows its rows.
+        let cache = block.makeCache(source: EncodedSource(states: t["memory"]!, padding: memoryPadding))
+        let steps = withoutGradients { (0..<3).map { block.forward(t["input"]!.sliced(alongAxis: 1, $0..<($0 + 1)), cache: cache) } }
+        #expect(relativeError(concatenate(steps, alongAxis: 1), t["output"]!.sliced(alongAxis: 1, 0..<3)) <= 1e-4)
+        cache.reorder([1, 1, 0])
+        let order = IndexTensor([1, 1, 0])
+        let reorderedInput = t["input"]!.gathered(alongAxis: 0, indices: order)
+        let later = withoutGradients { (3..<6).map { block.forward(reorderedInput.sliced(alongAxis: 1, $0..<($0 + 1)), cache: cache) } }
+        let expectedLater = t["output"]!.gathered(alongAxis: 0, indices: order).sliced(alongAxis: 1, 3..<6)
+        #expect(relativeError(concatenate(later, alongAxis: 1), expectedLater) <= 1e-4)
+    }
+
+    /// The decoder fixture's weights under ``DecoderBlock``'s keys: the LSRA part as the encoder
+    /// layer's (``glanceWeights(_:attentionDimensions:)``), the cross-attention's packed projection split.
+    static func decoderWeights(_ t: [String: Tensor]) -> [String: Tensor] {
+        let selfLayer = Dictionary(uniqueKeysWithValues: t.filter { $0.key.hasPrefix("self_layer.") }.map { (String($0.key.dropFirst(11)), $0.value) })
+        var weights: [String: Tensor] = [:]
+        for (key, value) in glanceWeights(selfLayer, attentionDimensions: 8) {
+            let renamed = key.hasPrefix("attentionNorm.") ? "selfAttentionNorm." + key.dropFirst(14)
+                : key.hasPrefix("attention.") ? "selfAttention." + key.dropFirst(10) : Substring(key)
+            weights[String(renamed)] = value
+        }
+        for (index, name) in ["query", "key", "value"].enumerated() {
+            weights["crossAttention.\(name).weight"] = t["cross_attention.in_proj_weight"]!.sliced(alongAxis: 0, (index * 16)..<((index + 1) * 16))
+            weights["crossAttention.\(name).bias"] = t["cross_attention.in_proj_bias"]!.sliced(alongAxis: 0, (index * 16)..<((index + 1) * 16))
+        }
+        weights["crossAttention.output.weight"] = t["cross_attention.out_proj.weight"]
+        weights["crossAttention.output.bias"] = t["cross_attention.out_proj.bias"]
+        weights["crossAttentionNorm.weight"] = t["cross_attention_norm.weight"]
+        weights["crossAttentionNorm.bias"] = t["cross_attention_norm.bias"]
+        return weights
+    }
+
     @Test("\"lsra\" options decode strictly, per-layer kernel sizes and errors name the option")
     func configuration() throws {
         func decode(_ json: String) throws -> AttentionConfiguration { try JSONDecoder().decode(AttentionConfiguration.self, from: Data(json.utf8)) }

@@ -158,3 +158,24 @@ class LSRAEncoderLayer(nn.Module):
     def forward(self, x, real=None, causal=False):
         y = self.attention_norm(x + self.long_short_range(x, real, causal))
         return self.feed_forward_norm(y + self.fc2(F.relu(self.fc1(y))))
+
+
+class LSRADecoderLayer(nn.Module):
+    """Lite Transformer's decoder layer, post-LN (transformer_multibranch_v2's decoder layer):
+    y = LN(x + cat(Attn_causal(x_a), Conv_causal(x_c))); z = LN(y + CrossAttn(y, memory));
+    out = LN(z + FFN(z)), the cross-attention over the full width with the memory's key padding."""
+
+    def __init__(self, d, attention_dims, attention_heads, conv_heads, kernel_size, cross_heads, conv="dynamic", glu=True,
+                 weight_softmax=True, conv_bias=False, ffn=None):
+        super().__init__()
+        self.self_layer = LSRAEncoderLayer(d, attention_dims, attention_heads, conv_heads, kernel_size, conv=conv, glu=glu,
+                                           weight_softmax=weight_softmax, conv_bias=conv_bias, ffn=ffn)
+        self.cross_attention = nn.MultiheadAttention(d, cross_heads, batch_first=True)
+        self.cross_attention_norm = nn.LayerNorm(d)
+
+    def forward(self, x, memory, memory_real=None):
+        s = self.self_layer
+        y = s.attention_norm(x + s.long_short_range(x, causal=True))
+        padding = None if memory_real is None else ~memory_real
+        z = self.cross_attention_norm(y + self.cross_attention(y, memory, memory, key_padding_mask=padding, need_weights=False)[0])
+        return s.feed_forward_norm(z + s.fc2(F.relu(s.fc1(z))))

@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 """Writes the Lite Transformer (LSRA) fixtures from tools/reference/lsra_reference.py: the
-lightweight and dynamic convolutions alone, and the LSRA encoder layer (attention branch
-nn.MultiheadAttention, convolution branch, flattened feed-forward, post-LN), with random
-weights, "same" and causal padding, and padded frames.
+lightweight and dynamic convolutions alone, the LSRA encoder layer (attention branch
+nn.MultiheadAttention, convolution branch, flattened feed-forward, post-LN) and decoder layer
+(the same, causal, with cross-attention to a padded memory), with random weights, "same" and
+causal padding, and padded frames.
 
     .venv-reference/bin/python tools/reference/make_lsra_fixtures.py [--seed 0] [--out DIR]
 
 DIR defaults to $GLANCE_FIXTURES, else Tests/GlanceAttentionTests/Fixtures. Each case
 writes NAME.safetensors (input, weights under the reference's names, output,
-output_gradient, grad.input, grad.<weight>, and `real`, 1 for a real frame, when padded)
-and NAME.json. Computed in float64 and stored as float32.
+output_gradient, grad.input, grad.<weight>, and `real`, 1 for a real frame, when padded;
+the decoder layer also `memory`, `memory_real` and grad.memory) and NAME.json. Computed in float64 and stored as float32.
 """
 
 import torch
 from fixture_io import randomize_weights, run_cases, write_fixture
-from lsra_reference import DynamicConv, LightweightConv, LSRAEncoderLayer, causal_padding, same_padding
+from lsra_reference import DynamicConv, LightweightConv, LSRADecoderLayer, LSRAEncoderLayer, causal_padding, same_padding
 
 CASES = {
     "lsra_lightweight_conv_same": dict(kind="lightweight", batch=2, length=7, channels=6, heads=3, kernel_size=4, causal=False,
@@ -29,12 +30,19 @@ CASES = {
     "lsra_layer_dynamic_causal": dict(kind="layer", conv="dynamic", glu=True, conv_bias=False, batch=2, length=6, d=16,
                                       attention_dims=8, attention_heads=2, conv_heads=2, kernel_size=4, causal=True,
                                       lengths=None),
+    "lsra_decoder_layer": dict(kind="decoder", conv="dynamic", glu=True, conv_bias=False, batch=2, length=6, d=16,
+                               attention_dims=8, attention_heads=2, conv_heads=2, kernel_size=4, cross_heads=2, causal=True,
+                               memory_length=5, memory_lengths=[5, 3]),
 }
 
 
 def make_case(name, c, seed, out):
     torch.manual_seed(seed)
-    if c["kind"] == "layer":
+    if c["kind"] == "decoder":
+        module = LSRADecoderLayer(c["d"], c["attention_dims"], c["attention_heads"], c["conv_heads"], c["kernel_size"],
+                                  c["cross_heads"], conv=c["conv"], glu=c["glu"], conv_bias=c["conv_bias"]).double()
+        width = c["d"]
+    elif c["kind"] == "layer":
         module = LSRAEncoderLayer(c["d"], c["attention_dims"], c["attention_heads"], c["conv_heads"], c["kernel_size"],
                                   conv=c["conv"], glu=c["glu"], conv_bias=c["conv_bias"]).double()
         width = c["d"]
@@ -46,7 +54,12 @@ def make_case(name, c, seed, out):
     module.eval()
     x = torch.randn(c["batch"], c["length"], width, dtype=torch.float64, requires_grad=True)
     tensors = {}
-    if c["kind"] == "layer":
+    if c["kind"] == "decoder":
+        memory = torch.randn(c["batch"], c["memory_length"], width, dtype=torch.float64, requires_grad=True)
+        memory_real = torch.arange(c["memory_length"]).unsqueeze(0) < torch.tensor(c["memory_lengths"]).unsqueeze(1)
+        tensors["memory_real"] = memory_real.double()
+        output = module(x, memory, memory_real)
+    elif c["kind"] == "layer":
         real = None
         if c["lengths"] is not None:
             real = torch.arange(c["length"]).unsqueeze(0) < torch.tensor(c["lengths"]).unsqueeze(1)
@@ -58,6 +71,8 @@ def make_case(name, c, seed, out):
     output_gradient = torch.randn_like(output)
     (output * output_gradient).sum().backward()
     tensors.update({"input": x.detach(), "output": output.detach(), "output_gradient": output_gradient, "grad.input": x.grad.detach()})
+    if c["kind"] == "decoder":
+        tensors.update({"memory": memory.detach(), "grad.memory": memory.grad.detach()})
     for key, parameter in module.named_parameters():
         tensors[key] = parameter.detach()
         tensors["grad." + key] = parameter.grad.detach()

@@ -101,12 +101,16 @@ public struct BeamSearch: Sendable {
 
 extension EncoderDecoderModel {
     /// The best translation (token ids without markers) of each source sentence by `search`,
-    /// which gets at most max_length − 1 tokens. Inference only: call it inside `withoutGradients`.
-    public func translate(_ sources: [[Int]], search: BeamSearch) -> [Hypothesis] {
+    /// which gets at most max_length − 1 tokens. `decoderCache` false recomputes the decoder
+    /// over every prefix at each step (``RecomputingDecoderState``; the same translations,
+    /// for measuring the cache). Inference only: call it inside `withoutGradients`.
+    public func translate(_ sources: [[Int]], search: BeamSearch, decoderCache: Bool = true) -> [Hypothesis] {
         var search = search
         search.maximumTokens = Swift.min(search.maximumTokens, configuration.maximumLength - 1)
         return sources.map { source in
-            let state = TranslationDecoderState(model: self, source: encode([source]))
+            let encoded = encode([source])
+            let state: any BeamSearchDecoder = decoderCache ? TranslationDecoderState(model: self, source: encoded)
+                : RecomputingDecoderState(model: self, source: encoded)
             return search.search(state, vocabulary: vocabularySize).first!
         }
     }

@@ -5,15 +5,18 @@ import GlanceNN
 /// A Transformer decoder layer (Vaswani et al. 2017; PyTorch's `nn.TransformerDecoderLayer`):
 /// causal self-attention, cross-attention to the encoder's output, feed-forward, each with a
 /// residual and dropout. Pre-LN: x + Dropout(Sublayer(LN(x))) for each sublayer; post-LN:
-/// LN(x + Dropout(Sublayer(x))).
+/// LN(x + Dropout(Sublayer(x))). The self-attention is any mechanism that decodes
+/// incrementally: full attention, or Lite Transformer's long-short range attention (the
+/// attention branch causal, the convolution looking back only), which makes this layer Lite
+/// Transformer's decoder layer.
 ///
 /// ``forward(_:source:)`` runs whole target sequences (teacher forcing);
 /// ``forward(_:cache:)`` runs one new position per row against a ``DecoderLayerCache`` that
-/// holds the earlier positions' keys and values and the source's projected keys and values,
-/// so that each step costs one position.
+/// holds the self-attention's cache of the earlier positions and the source's projected keys
+/// and values, so that each step costs one position.
 public final class DecoderBlock: Module {
     public let selfAttentionNorm: LayerNorm
-    public let selfAttention: FullAttention
+    public let selfAttention: any AttentionMechanism
     public let selfAttentionDropout: Dropout
     public let crossAttentionNorm: LayerNorm
     public let crossAttention: FullAttention
@@ -23,7 +26,7 @@ public final class DecoderBlock: Module {
     public let feedForwardDropout: Dropout
     public let normalization: BlockNormalization
 
-    public init(selfAttention: FullAttention, crossAttention: FullAttention, feedForward: FeedForward, dropout: Float,
+    public init(selfAttention: any AttentionMechanism, crossAttention: FullAttention, feedForward: FeedForward, dropout: Float,
                 source: RandomSource, normalization: BlockNormalization) {
         precondition(selfAttention.modelDimensions == crossAttention.modelDimensions, "the decoder's attentions must have one width")
         let width = selfAttention.modelDimensions
@@ -50,7 +53,8 @@ public final class DecoderBlock: Module {
     /// `cache` holds, which then holds this one too. Inference only.
     public func forward(_ x: Tensor, cache: DecoderLayerCache) -> Tensor {
         precondition(x.rank == 3 && x.shape[1] == 1, "incremental decoding takes one position per row, got \(x.shape)")
-        return sublayers(x, selfAttention: { self.attendToEarlierPositions($0, cache: cache) },
+        let selfContext = AttentionContext(mask: .causal, cache: cache.selfAttention)
+        return sublayers(x, selfAttention: { self.selfAttention.attend($0, context: selfContext).output },
                          crossAttention: { self.attendToSource($0, cache: cache) })
     }
 
@@ -69,14 +73,6 @@ public final class DecoderBlock: Module {
         }
     }
 
-    /// Self-attention of one new position to the cached positions and itself.
-    private func attendToEarlierPositions(_ x: Tensor, cache: DecoderLayerCache) -> Tensor {
-        let heads = selfAttention.heads
-        cache.append(keys: selfAttention.key(x).splittingHeads(heads), values: selfAttention.value(x).splittingHeads(heads))
-        let attended = scaledDotProductAttention(queries: selfAttention.query(x).splittingHeads(heads), keys: cache.keys!, values: cache.values!)
-        return selfAttention.output(attended.mergingHeads())
-    }
-
     /// Cross-attention to the source's keys and values, projected once per translation.
     private func attendToSource(_ x: Tensor, cache: DecoderLayerCache) -> Tensor {
         let attended = scaledDotProductAttention(queries: crossAttention.query(x).splittingHeads(crossAttention.heads),
@@ -85,9 +81,17 @@ public final class DecoderBlock: Module {
     }
 
     /// An empty cache for the rows of `source`, with the source's keys and values projected.
+    /// The self-attention must make a cache beam search can reorder (the model checks it).
     public func makeCache(source: EncodedSource) -> DecoderLayerCache {
         let heads = crossAttention.heads
-        return DecoderLayerCache(sourceKeys: crossAttention.key(source.states).splittingHeads(heads),
+        let selfCache: any AttentionCache
+        do { selfCache = try selfAttention.makeCache(batch: source.states.shape[0]) } catch {
+            preconditionFailure("the decoder's self-attention cannot decode incrementally: \(error)")
+        }
+        guard let reorderable = selfCache as? any ReorderableAttentionCache, reorderable.canReorder else {
+            preconditionFailure("the decoder's self-attention cache \(type(of: selfCache)) cannot be reordered")
+        }
+        return DecoderLayerCache(selfAttention: reorderable, sourceKeys: crossAttention.key(source.states).splittingHeads(heads),
                                  sourceValues: crossAttention.value(source.states).splittingHeads(heads), sourcePadding: source.padding)
     }
 }
@@ -105,31 +109,24 @@ public struct EncodedSource: @unchecked Sendable {
     }
 }
 
-/// What one decoder layer keeps between steps: the self-attention's keys and values of the
-/// positions decoded so far [rows, heads, length, headDimensions], and the cross-attention's
-/// keys and values of the source. Rows can be reordered (beam search keeps the best beams).
+/// What one decoder layer keeps between steps: its self-attention's cache of the positions
+/// decoded so far (full attention's keys and values; LSRA's also the convolution's last K − 1
+/// frames), and the cross-attention's keys and values of the source [rows, heads,
+/// sourceLength, headDimensions]. Rows can be reordered (beam search keeps the best beams).
 public final class DecoderLayerCache {
-    public private(set) var keys: Tensor?
-    public private(set) var values: Tensor?
+    public let selfAttention: any ReorderableAttentionCache
     public private(set) var sourceKeys: Tensor
     public private(set) var sourceValues: Tensor
     public private(set) var sourcePadding: [[Bool]]
 
-    init(sourceKeys: Tensor, sourceValues: Tensor, sourcePadding: [[Bool]]) {
-        (self.sourceKeys, self.sourceValues, self.sourcePadding) = (sourceKeys, sourceValues, sourcePadding)
-    }
-
-    /// Appends one position's keys and values [rows, heads, 1, headDimensions].
-    func append(keys newKeys: Tensor, values newValues: Tensor) {
-        keys = keys.map { concatenate([$0, newKeys], alongAxis: 2) } ?? newKeys
-        values = values.map { concatenate([$0, newValues], alongAxis: 2) } ?? newValues
+    init(selfAttention: any ReorderableAttentionCache, sourceKeys: Tensor, sourceValues: Tensor, sourcePadding: [[Bool]]) {
+        (self.selfAttention, self.sourceKeys, self.sourceValues, self.sourcePadding) = (selfAttention, sourceKeys, sourceValues, sourcePadding)
     }
 
     /// Keeps rows `rows` (indices into the current rows, repeats allowed), in that order.
     public func reorder(_ rows: [Int]) {
         let indices = IndexTensor(rows)
-        keys = keys?.gathered(alongAxis: 0, indices: indices)
-        values = values?.gathered(alongAxis: 0, indices: indices)
+        selfAttention.reorder(rows)
         sourceKeys = sourceKeys.gathered(alongAxis: 0, indices: indices)
         sourceValues = sourceValues.gathered(alongAxis: 0, indices: indices)
         sourcePadding = rows.map { sourcePadding[$0] }

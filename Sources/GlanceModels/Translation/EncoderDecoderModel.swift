@@ -10,7 +10,8 @@ import GlanceNN
 /// Embeddings are scaled by √d_model and added to the fixed sinusoidal positions (sin on even,
 /// cos on odd features), then dropout. The encoder stacks ``TransformerBlock``s whose
 /// self-attention is any mechanism of the registry (with the source's key padding), the
-/// decoder ``DecoderBlock``s; each stack ends with a LayerNorm, as PyTorch's `nn.Transformer`
+/// decoder ``DecoderBlock``s whose causal self-attention is full attention or LSRA (Lite
+/// Transformer: both sides "lsra" with `ffn_dim` = `d_model`); each stack ends with a LayerNorm, as PyTorch's `nn.Transformer`
 /// does (pre-LN and post-LN alike), and the output projection (no bias) maps the decoder's
 /// states to logits. `tie` shares the embeddings: "all" uses one matrix for the source and
 /// target embeddings and the projection, "decoder" the target embedding for the projection.
@@ -46,6 +47,7 @@ public final class EncoderDecoderModel: Module {
             : Embedding(count: c.vocabularySize, dimensions: d, standardDeviation: embeddingStandardDeviation, generator: &generator)
         embeddingDropout = Dropout(probability: c.dropout, source: source)
         let build = AttentionBuild(required: .bidirectional)
+        build.randomSource = source
         var encoderLayers: [TransformerBlock] = []
         for layer in 0..<c.encoderLayers {
             let attention = try c.encoderAttention.make(shape: c.attentionShape(layer: layer), build: build, generator: &generator)
@@ -58,8 +60,10 @@ public final class EncoderDecoderModel: Module {
         encoder = BlockStack(encoderLayers, randomSource: source)
         encoderNorm = LayerNorm(dimensions: d)
         var decoderLayers: [DecoderBlock] = []
-        for _ in 0..<c.decoderLayers {
-            let selfAttention = try FullAttention(modelDimensions: d, heads: c.heads, standardDeviation: std, generator: &generator)
+        let decoderBuild = AttentionBuild(required: [.causal, .incremental])
+        decoderBuild.randomSource = source
+        for layer in 0..<c.decoderLayers {
+            let selfAttention = try Self.decoderSelfAttention(c, layer: layer, build: decoderBuild, generator: &generator)
             let crossAttention = try FullAttention(modelDimensions: d, heads: c.heads, standardDeviation: std, generator: &generator)
             decoderLayers.append(DecoderBlock(selfAttention: selfAttention, crossAttention: crossAttention,
                                               feedForward: Self.feedForward(c, generator: &generator), dropout: c.dropout, source: source,
@@ -73,6 +77,20 @@ public final class EncoderDecoderModel: Module {
         configuration = c
         _randomSource = source
         super.init()
+    }
+
+    /// Layer `layer`'s causal self-attention, refused unless it decodes with a cache beam search can reorder.
+    private static func decoderSelfAttention(_ c: TranslationConfiguration, layer: Int, build: AttentionBuild,
+                                             generator: inout RandomGenerator) throws -> any AttentionMechanism {
+        let attention = try c.decoderAttention.make(shape: c.attentionShape(layer: layer, decoder: true), build: build, generator: &generator)
+        do { try attention.check([.causal, .incremental]) } catch let error as AttentionCapabilityError {
+            throw ConfigurationValueError(field: "model.decoder_attention", reason: "cannot serve the decoder: \(error)")
+        }
+        guard (try attention.makeCache(batch: 1)).supportsReordering else {
+            throw ConfigurationValueError(field: "model.decoder_attention",
+                                          reason: "cannot serve the decoder: beam search cannot reorder the \(c.decoderAttention.type) mechanism's cache")
+        }
+        return attention
     }
 
     private static func feedForward(_ c: TranslationConfiguration, generator: inout RandomGenerator) -> FeedForward {

@@ -2,8 +2,9 @@ import Foundation
 import GlanceAttention
 import GlanceNN
 
-/// The kind of layer an encoder or a decoder stacks. Only the Transformer layer for now; the
-/// Lite Transformer's long-short range attention block joins this list.
+/// The kind of layer an encoder or a decoder stacks. Only the Transformer layer: Lite
+/// Transformer's layers are Transformer layers whose `encoder_attention` and
+/// `decoder_attention` are "lsra" and whose `ffn_dim` is `d_model` (the flattened feed-forward).
 public enum TranslationBlockKind: String, Codable, CaseIterable, Sendable {
     /// Self-attention (+ cross-attention in the decoder) and a feed-forward, pre- or post-LN.
     case transformer
@@ -39,6 +40,9 @@ public struct TranslationConfiguration: StrictConfigurationSection, Equatable, S
     /// The encoder's self-attention: any mechanism of the registry that serves bidirectional
     /// attention with key padding (JSON `{"type": …, options…}` or a bare name).
     public var encoderAttention = AttentionConfiguration.full
+    /// The decoder's causal self-attention: a mechanism that decodes incrementally with a cache
+    /// beam search can reorder ("full" or "lsra" over full attention); cross-attention stays full.
+    public var decoderAttention = AttentionConfiguration.full
     /// Where the layers normalize: "post-ln" (the original Transformer, fairseq's default) or "pre-ln".
     public var block: BlockNormalization = .postLN
     /// The layers the encoder and the decoder stack.
@@ -53,7 +57,7 @@ public struct TranslationConfiguration: StrictConfigurationSection, Equatable, S
     enum CodingKeys: String, CodingKey, CaseIterable {
         case vocabularySize = "vocab_size", maximumLength = "max_length", encoderLayers = "encoder_layers", decoderLayers = "decoder_layers"
         case modelDimensions = "d_model", heads, feedForwardDimensions = "ffn_dim", activation, dropout
-        case encoderAttention = "encoder_attention", block, encoderBlock = "encoder_block", decoderBlock = "decoder_block", tie
+        case encoderAttention = "encoder_attention", decoderAttention = "decoder_attention", block, encoderBlock = "encoder_block", decoderBlock = "decoder_block", tie
     }
 
     public init() {}
@@ -70,15 +74,22 @@ public struct TranslationConfiguration: StrictConfigurationSection, Equatable, S
         feedForwardDimensions = try c.value(.feedForwardDimensions, default: d.feedForwardDimensions)
         activation = try Self.named(c, .activation, default: d.activation)
         dropout = try c.value(.dropout, default: d.dropout)
-        do {
-            encoderAttention = try c.decodeIfPresent(AttentionConfiguration.self, forKey: .encoderAttention) ?? d.encoderAttention
-        } catch let error as AttentionConfigurationError {
-            throw ConfigurationValueError(field: "model.encoder_attention.\(error.field)", reason: error.reason)
-        }
+        encoderAttention = try Self.attention(c, .encoderAttention, default: d.encoderAttention)
+        decoderAttention = try Self.attention(c, .decoderAttention, default: d.decoderAttention)
         block = try c.value(.block, default: d.block)
         encoderBlock = try Self.named(c, .encoderBlock, default: d.encoderBlock)
         decoderBlock = try Self.named(c, .decoderBlock, default: d.decoderBlock)
         tie = try Self.named(c, .tie, default: d.tie)
+    }
+
+    /// A mechanism field; its errors name the field and the option.
+    private static func attention(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys,
+                                  default fallback: AttentionConfiguration) throws -> AttentionConfiguration {
+        do {
+            return try c.decodeIfPresent(AttentionConfiguration.self, forKey: key) ?? fallback
+        } catch let error as AttentionConfigurationError {
+            throw ConfigurationValueError(field: "model.\(key.rawValue).\(error.field)", reason: error.reason)
+        }
     }
 
     /// A string field that must name a case of `Value`; anything else names the field and the choices.
@@ -93,11 +104,12 @@ public struct TranslationConfiguration: StrictConfigurationSection, Equatable, S
         return value
     }
 
-    /// The shape of every attention layer (encoder layer `layer`), weights N(0, 0.02).
-    public func attentionShape(layer: Int = 0) -> AttentionShape {
+    /// The shape of every attention layer (layer `layer` of the encoder, or of the decoder
+    /// when `decoder`), weights N(0, 0.02).
+    public func attentionShape(layer: Int = 0, decoder: Bool = false) -> AttentionShape {
         let std = TransformerBlock.initialStandardDeviation
-        return AttentionShape(modelDimensions: modelDimensions, heads: heads, maximumLength: maximumLength, layers: encoderLayers,
-                              layer: layer, standardDeviation: std, outputStandardDeviation: std)
+        return AttentionShape(modelDimensions: modelDimensions, heads: heads, maximumLength: maximumLength,
+                              layers: decoder ? decoderLayers : encoderLayers, layer: layer, standardDeviation: std, outputStandardDeviation: std)
     }
 
     /// Checks every field, the encoder attention's options included.
@@ -119,10 +131,12 @@ public struct TranslationConfiguration: StrictConfigurationSection, Equatable, S
         if !(dropout >= 0 && dropout < 1) { throw ConfigurationValueError(field: "model.dropout", reason: "must be in [0, 1), got \(dropout)") }
         if activation == .glu { throw ConfigurationValueError(field: "model.activation", reason: "must be relu, gelu or silu, got 'glu'") }
         try checkSizes()
-        do {
-            try encoderAttention.validate(for: attentionShape())
-        } catch let error as AttentionConfigurationError {
-            throw ConfigurationValueError(field: "model.encoder_attention.\(error.field)", reason: error.reason)
+        for (attention, field, decoder) in [(encoderAttention, "encoder_attention", false), (decoderAttention, "decoder_attention", true)] {
+            do {
+                try attention.validate(for: attentionShape(decoder: decoder))
+            } catch let error as AttentionConfigurationError {
+                throw ConfigurationValueError(field: "model.\(field).\(error.field)", reason: error.reason)
+            }
         }
     }
 
