@@ -40,6 +40,28 @@ public struct ShuffledDocumentBatches: Codable, Sendable, Equatable {
         generator = RandomGenerator(seed: seed)
     }
 
+    enum CodingKeys: String, CodingKey { case generator, order, position, epoch, documentCount }
+
+    /// Decodes a saved state, checking that it can continue: at least one document, an order
+    /// that is empty or a permutation of the documents, a position inside it, an epoch ≥ 0.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func invalid(_ key: CodingKeys, _ reason: String) -> DecodingError {
+            DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: reason)
+        }
+        generator = try container.decode(RandomGenerator.self, forKey: .generator)
+        documentCount = try container.decode(Int.self, forKey: .documentCount)
+        guard (1..<(1 << 40)).contains(documentCount) else { throw invalid(.documentCount, "must be in 1..<2^40, got \(documentCount)") }
+        order = try container.decode([Int].self, forKey: .order)
+        guard order.isEmpty || (order.count == documentCount && Set(order) == Set(0..<documentCount)) else {
+            throw invalid(.order, "must be empty or an order of the \(documentCount) documents")
+        }
+        position = try container.decode(Int.self, forKey: .position)
+        guard (0...order.count).contains(position) else { throw invalid(.position, "must be in 0...\(order.count), got \(position)") }
+        epoch = try container.decode(Int.self, forKey: .epoch)
+        guard (0..<(1 << 62)).contains(epoch) else { throw invalid(.epoch, "must be in 0..<2^62, got \(epoch)") }
+    }
+
     /// The indices of the next batch of at most `size` documents.
     public mutating func nextIndices(size: Int) -> [Int] {
         precondition(size >= 1, "batch size must be at least 1, got \(size)")

@@ -67,15 +67,17 @@ public struct PieceTokenizer: Sendable, Equatable {
         case "BPE", "WordPiece", "WordLevel":
             guard let vocabulary = model["vocab"] as? [String: Any] else { throw invalid("model.vocab", "must be an object of piece: id") }
             for (piece, value) in vocabulary {
-                guard let id = Self.integer(value), id >= 0 else { throw invalid("model.vocab[\"\(piece)\"]", "must be a non-negative integer id") }
+                guard let id = Self.integer(value), (0...Self.largestID).contains(id) else {
+                    throw invalid("model.vocab[\"\(piece)\"]", "must be an integer id in 0...\(Self.largestID)")
+                }
                 table[id] = piece
             }
         case let type:
             throw invalid("model.type", "is \(type.map { "'\($0)'" } ?? "missing"); Glance reads Unigram, BPE, WordPiece and WordLevel vocabularies")
         }
         for (index, entry) in ((fields["added_tokens"] as? [[String: Any]]) ?? []).enumerated() {
-            guard let id = entry["id"].flatMap(Self.integer), id >= 0, let content = entry["content"] as? String else {
-                throw invalid("added_tokens[\(index)]", "must have a non-negative integer 'id' and a string 'content'")
+            guard let id = entry["id"].flatMap(Self.integer), (0...Self.largestID).contains(id), let content = entry["content"] as? String else {
+                throw invalid("added_tokens[\(index)]", "must have an integer 'id' in 0...\(Self.largestID) and a string 'content'")
             }
             table[id] = content
         }
@@ -202,6 +204,9 @@ public struct PieceTokenizer: Sendable, Equatable {
         }
         return fields
     }
+
+    /// The largest token id read: the piece table is as long as the largest id.
+    static let largestID = (1 << 24) - 1
 
     /// A JSON integer (a whole number), or nil.
     static func integer(_ value: Any) -> Int? {

@@ -42,8 +42,19 @@ public struct MemoryEstimate: Sendable {
         }
     }
 
-    /// The memory of this machine.
-    public static var physicalMemory: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
+    /// The memory this process may use: the machine's, or less when an address-space limit
+    /// (`ulimit -v`) is lower.
+    public static var physicalMemory: Int {
+        let physical = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        var limit = rlimit()
+        #if os(Linux)
+        let resource = __rlimit_resource_t(RLIMIT_AS.rawValue)
+        #else
+        let resource = RLIMIT_AS
+        #endif
+        guard getrlimit(resource, &limit) == 0 else { return physical }
+        return Swift.min(physical, Int(clamping: limit.rlim_cur))
+    }
 
     /// Throws a ``ConfigurationValueError`` naming the field that drives the largest term
     /// when the estimate exceeds `available` bytes.

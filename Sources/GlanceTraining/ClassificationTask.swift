@@ -50,6 +50,11 @@ public final class ClassificationTask: TrainingTask {
     /// Byte positions (padding included) of a step.
     public func tokens(batchSize: Int) -> Int { batchSize * configuration.model.context }
 
+    public func samplerMismatch(_ state: ShuffledDocumentBatches) -> String? {
+        state.documentCount == corpus.train.count ? nil
+            : "walks \(state.documentCount) training documents, but the corpus now holds \(corpus.train.count)"
+    }
+
     public func nextBatch(size: Int) -> [LabelledDocument] {
         samplerState.nextIndices(size: size).map { corpus.train[$0] }
     }

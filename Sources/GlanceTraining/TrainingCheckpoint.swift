@@ -68,6 +68,9 @@ extension Trainer {
         if let (key, _) = tensors.first(where: { !$0.value.isAllFinite }) {
             throw CheckpointError.incompatible(path: url.path, reason: "entry '\(key)' holds a value that is not finite")
         }
+        if let mismatch = task.samplerMismatch(state.sampler) {
+            throw CheckpointError.incompatible(path: url.path, reason: "its data sampler \(mismatch)")
+        }
         let savedModel = try? JSONDecoder().decode(Task.ModelConfiguration.self, from: Data(state.configuration.utf8))
         guard savedModel == task.modelConfiguration else {
             throw CheckpointError.incompatible(path: url.path, reason: "it was trained with another model configuration (\(state.configuration))")

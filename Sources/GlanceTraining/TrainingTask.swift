@@ -29,6 +29,9 @@ public protocol TrainingTask: AnyObject {
     /// Tokens one step of `batchSize` examples reads, for tokens per second.
     func tokens(batchSize: Int) -> Int
 
+    /// Why a sampler state read from a checkpoint cannot continue on this task's data, or nil
+    /// when it can (the default).
+    func samplerMismatch(_ state: SamplerState) -> String?
     /// The next training batch of `size` examples; advances ``samplerState``.
     func nextBatch(size: Int) -> Batch
     /// The loss of a (micro-)batch, auxiliary losses included, recorded for gradients.
@@ -71,4 +74,8 @@ public struct Metric: Sendable, Equatable {
 extension Array where Element == Metric {
     /// The value of the metric called `name`.
     public subscript(_ name: String) -> Double? { first { $0.name == name }?.value }
+}
+
+extension TrainingTask {
+    public func samplerMismatch(_ state: SamplerState) -> String? { nil }
 }

@@ -23,6 +23,20 @@ public struct TranslationBatch: SplittableBatch, Sendable {
 public struct TranslationSampler: Codable, Sendable, Equatable {
     public var epoch = 0
     public var batch = 0
+
+    public init(epoch: Int = 0, batch: Int = 0) { (self.epoch, self.batch) = (epoch, batch) }
+
+    /// Decodes a saved sampler: epoch and batch must be in 0..<2^62.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        for key in [CodingKeys.epoch, .batch] {
+            let value = try container.decode(Int.self, forKey: key)
+            guard (0..<(1 << 62)).contains(value) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "must be in 0..<2^62, got \(value)")
+            }
+        }
+        self.init(epoch: try container.decode(Int.self, forKey: .epoch), batch: try container.decode(Int.self, forKey: .batch))
+    }
 }
 
 /// Translation with an ``GlanceModels/EncoderDecoderModel`` on a bitext, trained by teacher

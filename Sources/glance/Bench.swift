@@ -101,6 +101,7 @@ struct Bench: ParsableCommand {
             throw ValidationError("--global-tokens applies to the timing of one layer, not to \(flag)")
         }
         if globalTokens > 0 && causal { throw ValidationError("--global-tokens: global attention is not causal; drop --causal or --global-tokens") }
+        try requireMemory(lengths: lengths)
         let attention = try attentionConfiguration()
         for n in lengths {
             do {

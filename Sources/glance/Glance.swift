@@ -20,6 +20,7 @@ struct ComputeOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, threads > Threading.maximumCount { throw ValidationError("--threads must be at most \(Threading.maximumCount), got \(threads)") }
     }
 
     func apply() {

@@ -111,14 +111,21 @@ public enum SafeTensors {
     }
 }
 
-/// Writes `data` to a temporary file in the destination's folder, then renames it over the
-/// destination: readers see the old file or the new one, never a partial write.
+/// Writes `data` to a temporary file in the destination's folder, flushes it to the disk
+/// (fsync), then renames it over the destination and flushes the folder: readers see the old
+/// file or the new one, never a partial write, even after a kill or a power loss.
 public func writeAtomically(_ data: Data, to url: URL) throws {
     let folder = url.deletingLastPathComponent()
     let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
     do {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try data.write(to: temporary)
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw SafeTensorsError.unwritable(path: temporary.path, reason: "cannot create the temporary file")
+        }
+        let handle = try FileHandle(forWritingTo: temporary)
+        defer { try? handle.close() }
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
     } catch {
         try? FileManager.default.removeItem(at: temporary)
         throw SafeTensorsError.unwritable(path: url.path, reason: error.localizedDescription)
@@ -129,6 +136,12 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
         let reason = String(cString: strerror(errno))
         try? FileManager.default.removeItem(at: temporary)
         throw SafeTensorsError.unwritable(path: url.path, reason: reason)
+    }
+    // The rename itself lasts once the folder's entry is on the disk.
+    let descriptor = open(folder.path, O_RDONLY)
+    if descriptor >= 0 {
+        _ = fsync(descriptor)
+        close(descriptor)
     }
 }
 

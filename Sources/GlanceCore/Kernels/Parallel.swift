@@ -15,16 +15,19 @@ public enum Threading {
         disableBLASThreading()
         keepLargeAllocations()
         if let text = ProcessInfo.processInfo.environment["GLANCE_THREADS"], let value = Int(text), value > 0 {
-            return value
+            return Swift.min(value, maximumCount)
         }
         return ProcessInfo.processInfo.activeProcessorCount
     }()
+
+    /// The most workers Glance starts (GLANCE_THREADS above it counts as this many).
+    public static let maximumCount = 1024
 
     /// Number of workers used by kernels. Set it before starting work, not during.
     public static var count: Int {
         get { configured }
         set {
-            precondition(newValue > 0, "thread count must be positive, got \(newValue)")
+            precondition((1...maximumCount).contains(newValue), "thread count must be in 1...\(maximumCount), got \(newValue)")
             configured = newValue
         }
     }

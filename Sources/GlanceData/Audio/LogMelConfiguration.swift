@@ -85,10 +85,10 @@ public struct LogMelConfiguration: Sendable, Equatable {
         func check(_ condition: Bool, _ field: String, _ reason: String) throws {
             if !condition { throw LogMelConfigurationError(path: "configuration", field: field, reason: reason) }
         }
-        try check(melBins >= 1, "feature_size", "must be at least 1, found \(melBins)")
+        try check((1...4096).contains(melBins), "feature_size", "must be in 1…4096, found \(melBins)")
         try check(sampleRate >= 1, "sampling_rate", "must be positive, found \(sampleRate)")
         try check(hopLength >= 1, "hop_length", "must be at least 1, found \(hopLength)")
-        try check(fftSize >= 2 && fftSize % 2 == 0, "n_fft", "must be even and at least 2, found \(fftSize)")
+        try check(fftSize >= 2 && fftSize <= 1 << 16 && fftSize % 2 == 0, "n_fft", "must be even and in 2…65536, found \(fftSize)")
         try check(windowLength >= 1 && windowLength <= fftSize, "win_length", "must be in 1…n_fft (\(fftSize)), found \(windowLength)")
         if let preemphasis { try check(preemphasis >= 0 && preemphasis < 1, "preemphasis", "must be in [0, 1), found \(preemphasis)") }
     }

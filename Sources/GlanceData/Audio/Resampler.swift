@@ -10,6 +10,9 @@ public enum Resampler {
         precondition(sampleRate > 0, "resampling to \(sampleRate) Hz")
         guard sampleRate != audio.sampleRate, !audio.samples.isEmpty else { return MonoAudio(samples: audio.samples, sampleRate: sampleRate) }
         let ratio = Double(sampleRate) / Double(audio.sampleRate)
+        guard src_is_valid_ratio(ratio) != 0 else {
+            throw AudioFileError.resamplingFailed(path: path, reason: "\(audio.sampleRate) Hz to \(sampleRate) Hz is a ratio beyond libsamplerate's 1/256…256")
+        }
         let outputCapacity = Int((Double(audio.samples.count) * ratio).rounded(.up)) + 16
         var output = [Float](repeating: 0, count: outputCapacity)
         var produced = 0

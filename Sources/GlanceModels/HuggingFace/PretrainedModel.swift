@@ -64,6 +64,8 @@ public enum PretrainedCheckpointError: Error, CustomStringConvertible, Equatable
 /// throws a ``ConfigurationValueError`` naming the field.
 protocol PretrainedConfiguration: Decodable {
     func validate() throws
+    /// What the model's weights need in memory, by config field (see PretrainedMemory.swift).
+    func parameterMemory() -> MemoryEstimate
 }
 
 /// The feed-forward activation of a config.json's `hidden_act`; throws naming that field.
@@ -119,7 +121,10 @@ enum PretrainedCheckpoint {
     static func configuration<T: PretrainedConfiguration>(_ type: T.Type, in folder: URL) throws -> T {
         let url = folder.appendingPathComponent("config.json")
         let configuration = try decode(T.self, from: url)
-        do { try configuration.validate() } catch let error as ConfigurationValueError {
+        do {
+            try configuration.validate()
+            try configuration.parameterMemory().require()
+        } catch let error as ConfigurationValueError {
             throw PretrainedCheckpointError.invalid(path: url.path, field: error.field, reason: error.reason)
         }
         return configuration

@@ -1,0 +1,33 @@
+import ArgumentParser
+import GlanceModels
+
+extension Bench {
+    /// A generous estimate of what timing one configuration at `length` needs: the layer's
+    /// activations and their gradients, full attention's scores, the weights, or the matrices
+    /// of `--gemm`.
+    func memoryEstimate(length: Int) -> MemoryEstimate {
+        var estimate = MemoryEstimate()
+        if gemm {
+            estimate.add("three --gemm matrices", [("--size", size), ("--size", size), ("three matrices", 3)], bytesPerElement: 4)
+            return estimate
+        }
+        let depth = modelDepth ?? 1, dModel = [("--heads", heads), ("--head-dim", headDim)]
+        estimate.add("activations and their gradients", [("--batch", batch), ("--length", length + memory)] + dModel
+                        + [("--model-depth", depth), ("copies", 24)], bytesPerElement: 4)
+        estimate.add("weights and their gradients", dModel + dModel + [("--model-depth", depth), ("copies", 16)], bytesPerElement: 4)
+        if mechanism == "full" || mechanism == "transformer_xl" || model != nil {
+            estimate.add("attention scores", [("--batch", batch), ("--heads", heads), ("--length", length), ("--length", length + memory),
+                                              ("--model-depth", depth), ("copies", 4)], bytesPerElement: 4)
+        }
+        return estimate
+    }
+
+    /// Refuses sizes whose estimate exceeds this machine's memory, naming the flag that drives it.
+    func requireMemory(lengths: [Int]) throws {
+        for length in gemm ? [0] : lengths {
+            do { try memoryEstimate(length: length).require() } catch let error as ConfigurationValueError {
+                throw ValidationError("\(error.field) \(error.reason.replacingOccurrences(of: "the model", with: "the benchmark"))")
+            }
+        }
+    }
+}
