@@ -17,12 +17,12 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-# One build serves every target: the release products and the tests together, exactly what
-# `swift test` builds, so `make test` and `make demo` share it and neither rebuilds the other's
-# modules. The glance binary is $(GLANCE).
+# One build serves every target: the release products and the tests together, with testing
+# enabled as `swift test` compiles them (the tests use @testable imports), so `make test` and
+# `make demo` share it and neither rebuilds the other's modules. The glance binary is $(GLANCE).
 build: deps
 	@echo "Building Glance and its tests (release; the first build takes about 10 minutes on 2 cores)…"
-	$(SWIFT) build $(RELEASE) $(TRAITS) --build-tests
+	$(SWIFT) build $(RELEASE) $(TRAITS) --build-tests -Xswiftc -enable-testing
 
 # The test suite: every op gradient-checked, every layer, the trainer, the CLI, the README's
 # Swift code. Swift Testing's output only, ending with its summary line.
