@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel scaling on one machine: training tokens/s of 1 process × 2 threads against
 # 2 ranks × 1 thread (mpirun), and the time the ranks spend summing gradients per step.
-# Run it on a quiet machine, with glance built with the MPI trait (README: Data-parallel training):
+# Run it on a quiet machine, with glance built with the MPI trait (docs/data-parallel.md):
 #
 #   benchmarks/mpi_scaling.sh [CONFIG] [STEPS]      (default configs/demo.json, 200 steps)
 #

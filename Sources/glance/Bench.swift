@@ -10,10 +10,12 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time one attention layer: projections, attention and output projection.",
         discussion: """
-        Prints medians over --repeat runs after one warm-up. With --json, one JSON object per \
-        length with mechanism, options, length, batch, heads, head_dim, causal, global_tokens, memory, \
-        forward_ms, backward_ms (forward + backward, null without --backward), peak_rss_bytes \
-        and threads. `glance mechanisms` lists every mechanism's options.
+        Prints medians over --repeat runs after one warm-up: the mechanism with every option and \
+        the sizes, then a table with one row per length (forward_ms; forward_backward_ms, forward \
+        and backward together, with --backward; peak_rss_mib, the process's peak resident memory). \
+        With --json, one JSON object per length with mechanism, options, length, batch, heads, \
+        head_dim, causal, global_tokens, memory, forward_ms, backward_ms (forward + backward, null \
+        without --backward), peak_rss_bytes and threads. `glance mechanisms` lists every mechanism's options.
         """
     )
 
@@ -180,11 +182,10 @@ struct Bench: ParsableCommand {
         return AttentionContext(mask: AttentionMask(causal: causal), memory: states, globalTokens: globalTokens > 0 ? rows : nil)
     }
 
-    /// The report fields every attention run shares: the mechanism, its options and the sizes.
-    func commonFields(length n: Int) throws -> [(String, Any)] {
-        let attention = try attentionConfiguration()
-        return [("mechanism", attention.type), ("options", attention.optionsObject), ("length", n), ("batch", batch), ("heads", heads),
-                ("head_dim", headDim), ("causal", causal), ("global_tokens", globalTokens), ("memory", memory)]
+    /// The settings every attention run shares: the mechanism with its options, and the sizes.
+    func commonSettings() throws -> [(String, Any)] {
+        [("mechanism", try attentionConfiguration()), ("batch", batch), ("heads", heads), ("head_dim", headDim), ("causal", causal),
+         ("global_tokens", globalTokens), ("memory", memory)]
     }
 
     /// The blocks `--model` can time.
@@ -207,22 +208,26 @@ struct Bench: ParsableCommand {
         try runLayer()
     }
 
-    /// Prints one report: a JSON object with `--json`, else `key=value` pairs in order.
-    func report(_ fields: [(String, Any)]) throws {
+    /// Prints one measurement: with `--json` one JSON object of the settings and measurements
+    /// (an attention configuration as `mechanism` and `options`), else a row of a ``BenchTable``,
+    /// after the heading and the column names when it is the `first`.
+    func report(settings: [(String, Any)], measurements: [(String, Any)], first: Bool) throws {
         if json {
-            let object = Dictionary(fields, uniquingKeysWith: { _, last in last })
+            var object: [String: Any] = [:]
+            for (key, value) in settings + measurements {
+                if let configuration = value as? AttentionConfiguration {
+                    object[key] = configuration.type
+                    object["options"] = configuration.optionsObject
+                } else {
+                    object[key] = value
+                }
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(try fields.map { key, value in
-                switch value {
-                case is NSNull: return "\(key)=-"
-                case is [String: Any], is [Any]:
-                    let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
-                    return "\(key)=\(String(decoding: data, as: UTF8.self))"
-                default: return "\(key)=\(value)"
-                }
-            }.joined(separator: "  "))
+            if first { print((BenchTable.heading(settings) + [BenchTable.header(measurements)]).joined(separator: "\n")) }
+            print(BenchTable.row(measurements))
         }
+        fflush(nil)
     }
 }

@@ -14,7 +14,7 @@ extension Bench {
         guard kernelSize >= 1 && kernelSize % 2 == 1 else { throw ValidationError("--kernel-size must be odd and positive, got \(kernelSize)") }
         let paperSizes = heads == 8 && headDim == 64
         let (blockHeads, width) = paperSizes ? (4, 256) : (heads, heads * headDim)
-        for n in try lengths() {
+        for (index, n) in try lengths().enumerated() {
             var generator = RandomGenerator(seed: 0)
             let attention = try RelativePositionSelfAttention(modelDimensions: width, heads: blockHeads, generator: &generator)
             let block = ConformerBlock(attention: attention, feedForwardDimensions: 4 * width, kernelSize: kernelSize, dropout: 0,
@@ -39,11 +39,13 @@ extension Bench {
             let depthwise = block.convolution!.depthwise
             let depthwiseTime = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { depthwise(input) } }
             let bytes = Double(4 * (2 * input.count + depthwise.weight.value.count))
-            try report([("mechanism", "conformer"), ("options", ["kernel_size": kernelSize]), ("length", n), ("batch", batch),
-                        ("heads", blockHeads), ("head_dim", width / blockHeads), ("kernel_size", kernelSize), ("causal", false),
-                        ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
-                        ("depthwise_forward_ms", rounded(depthwiseTime)), ("depthwise_gb_per_s", rounded(bytes / depthwiseTime / 1e6)),
-                        ("peak_rss_bytes", peakResidentBytes()), ("threads", Threading.count)])
+            try report(settings: [("mechanism", "conformer"), ("options", ["kernel_size": kernelSize]), ("batch", batch),
+                                  ("heads", blockHeads), ("head_dim", width / blockHeads), ("kernel_size", kernelSize), ("causal", false),
+                                  ("threads", Threading.count)],
+                       measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
+                                      ("depthwise_forward_ms", rounded(depthwiseTime)), ("depthwise_gb_per_s", rounded(bytes / depthwiseTime / 1e6)),
+                                      ("peak_rss_bytes", peakResidentBytes())],
+                       first: index == 0)
         }
     }
 }

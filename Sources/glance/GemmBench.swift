@@ -22,7 +22,9 @@ extension Bench {
             }
         }
         let glanceRate = flops / glance / 1e6, rawRate = flops / raw / 1e6
-        try report([("size", size), ("glance_gflops", rounded(glanceRate)), ("blas_gflops", rounded(rawRate)),
-                    ("ratio", rounded(glanceRate / rawRate)), ("blas_kernels", BLAS.kernels), ("threads", Threading.count)])
+        try report(settings: [("blas_kernels", BLAS.kernels), ("threads", Threading.count)],
+                   measurements: [("size", size), ("glance_gflops", rounded(glanceRate)), ("blas_gflops", rounded(rawRate)),
+                                  ("ratio", rounded(glanceRate / rawRate))],
+                   first: true)
     }
 }

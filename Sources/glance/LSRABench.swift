@@ -14,17 +14,18 @@ extension Bench {
     /// benchmarks/pytorch/bench_lsra.py times the reference layer with the same shapes.
     func runLongShortRangeLayer() throws {
         let options = try longShortRangeOptions()
-        for n in try lengths() {
+        for (index, n) in try lengths().enumerated() {
             var generator = RandomGenerator(seed: 0)
             let block = try TransformerBlock.longShortRange(modelDimensions: heads * headDim, heads: heads, options: options, maximumLength: n,
                                                             source: RandomSource(seed: 1), generator: &generator)
             let input = Tensor.randomNormal(shape: [batch, n, heads * headDim], generator: &generator)
             let context = AttentionContext(mask: AttentionMask(causal: causal))
             let (forward, backwardTime) = medianTimes(of: block, input: input, generator: &generator) { block.forward($0, context: context).output }
-            try report([("model", "lsra"), ("mechanism", LongShortRangeOptions.mechanism), ("options", AttentionConfiguration(options).optionsObject),
-                        ("length", n), ("batch", batch), ("heads", heads), ("head_dim", headDim), ("causal", causal),
-                        ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
-                        ("peak_rss_bytes", peakResidentBytes()), ("threads", Threading.count)])
+            try report(settings: [("model", "lsra"), ("mechanism", AttentionConfiguration(options)), ("batch", batch), ("heads", heads),
+                                  ("head_dim", headDim), ("causal", causal), ("threads", Threading.count)],
+                       measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
+                                      ("peak_rss_bytes", peakResidentBytes())],
+                       first: index == 0)
         }
     }
 

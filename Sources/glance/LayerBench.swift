@@ -6,16 +6,18 @@ import GlanceNN
 extension Bench {
     /// Times one attention layer per length: forward, and forward + backward with `--backward`.
     func runLayer() throws {
-        for n in try lengths() {
+        for (index, n) in try lengths().enumerated() {
             var generator = RandomGenerator(seed: 0)
             let layer = try makeLayer(length: n, generator: &generator)
             let input = Tensor.randomNormal(shape: [batch, n, heads * headDim], generator: &generator)
             let context = context(batch: batch, length: n, generator: &generator)
             let (forward, backwardTime) = medianTimes(of: layer, input: input, generator: &generator) { layer.attend($0, context: context).output }
-            var fields = try commonFields(length: n)
-            fields[fields.firstIndex { $0.0 == "causal" }!].1 = causal || layer.isAlwaysCausal
-            try report(fields + [("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
-                                 ("peak_rss_bytes", peakResidentBytes()), ("threads", Threading.count)])
+            var settings = try commonSettings()
+            settings[settings.firstIndex { $0.0 == "causal" }!].1 = causal || layer.isAlwaysCausal
+            try report(settings: settings + [("threads", Threading.count)],
+                       measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
+                                      ("peak_rss_bytes", peakResidentBytes())],
+                       first: index == 0)
         }
     }
 

@@ -14,7 +14,7 @@ extension Bench {
     /// included) and the bytes of the weights and their gradients; `--check-gradients` also runs the other form and reports
     /// the largest relative difference of the input's and the weights' gradients.
     func runStack(depth: Int) throws {
-        for n in try lengths() {
+        for (index, n) in try lengths().enumerated() {
             var generator = RandomGenerator(seed: 0)
             let width = heads * headDim, source = RandomSource(seed: 1)
             let build = AttentionBuild(required: required)
@@ -40,16 +40,16 @@ extension Bench {
             }
             let peak = peakResidentBytes(), peakTensors = TensorMemory.peakBytes - before
             let weightBytes = parameters.reduce(0) { $0 + $1.value.count } * MemoryLayout<Float>.size
-            var fields = try commonFields(length: n) + [
-                ("depth", depth), ("reversible", reversible), ("forward_ms", rounded(forward)), ("backward_ms", rounded(total)),
+            var measurements: [(String, Any)] = [
+                ("length", n), ("forward_ms", rounded(forward)), ("backward_ms", rounded(total)),
                 ("peak_rss_bytes", peak), ("peak_tensor_bytes", peakTensors), ("weight_and_gradient_bytes", 2 * weightBytes),
-                ("threads", Threading.count),
             ]
             if checkGradients {
                 let other = inputAndWeightGradients(input: input, seed: seed, parameters: parameters) { stack($0, reversible: !reversible) }
-                fields.append(("gradient_relative_error", zip(gradientsOfRun, other).map { relativeDifference($0, $1) }.max() ?? 0))
+                measurements.append(("gradient_relative_error", zip(gradientsOfRun, other).map { relativeDifference($0, $1) }.max() ?? 0))
             }
-            try report(fields)
+            try report(settings: try commonSettings() + [("depth", depth), ("reversible", reversible), ("threads", Threading.count)],
+                       measurements: measurements, first: index == 0)
         }
     }
 }

@@ -31,7 +31,7 @@ enum TrainingProcesses {
         #endif
         if let ranks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"], ranks != "1" {
             throw CommandFailure("mpirun started \(ranks) processes, but this glance was built without MPI: each would train alone "
-                                 + "into the same run folder; build it with `swift build -c release --traits MPI` (README: Data-parallel training)")
+                                 + "into the same run folder; build it with `swift build -c release --traits MPI` (docs/data-parallel.md)")
         }
         try body(SingleProcess())
     }

@@ -246,11 +246,19 @@ func safetensorsMetadata(_ url: URL) throws -> [String: String] {
         #expect((object["glance_gflops"] as? Double).map { $0 > 0 } == true && (object["blas_gflops"] as? Double).map { $0 > 0 } == true)
     }
 
-    @Test("bench prints a readable line without --json")
+    @Test("bench prints the settings, every option of the mechanism, and an aligned table with explicit column names")
     func benchText() throws {
         let workspace = try Workspace()
         defer { workspace.remove() }
-        let result = try glance(["bench", "--length", "32", "--repeat", "1", "--threads", "1"], in: workspace.folder)
-        #expect(result.status == 0 && result.standardOutput.contains("mechanism=full") && result.standardOutput.contains("length=32"), "\(result)")
+        let result = try glance(["bench", "--mechanism", "performer", "--option", "kernel=relu", "--length", "32,16", "--heads", "2",
+                                 "--head-dim", "8", "--backward", "--repeat", "1", "--threads", "1"], in: workspace.folder)
+        let lines = result.standardOutput.split(separator: "\n").map(String.init)
+        try #require(result.status == 0 && lines.count == 5, "\(result)")
+        #expect(lines[0] == "mechanism performer (features=⌊d·ln d⌋ (d: head dimensions), kernel=relu, orthogonal=true, redraw_every=never)")
+        #expect(lines[1] == "batch 1, heads 2, head_dim 8, causal false, global_tokens 0, memory 0, threads 1")
+        #expect(lines[2].split(separator: " ") == ["length", "forward_ms", "forward_backward_ms", "peak_rss_mib"])
+        #expect(lines[3].split(separator: " ").first == "32" && lines[4].split(separator: " ").first == "16")
+        // Right-aligned columns of fixed widths: the header and the rows have one length.
+        #expect(Set(lines[2...4].map(\.count)).count == 1 && lines[3...4].allSatisfy { $0.split(separator: " ").count == 4 }, "\(result)")
     }
 }
