@@ -13,7 +13,7 @@ import Testing
         try workspace.writeCorpus()
         try workspace.writeConfig(Workspace.tinyConfig(corpus: workspace.corpus.path, output: workspace.run.path, steps: 2, extraModel: extraModel))
         let train = try glance(["train", "--config", workspace.config.path, "--json", "--threads", "1"], in: workspace.folder)
-        #expect(train.status == 0 && train.output.contains("\"peak_rss_bytes\": "), "\(train)")
+        #expect(train.status == 0 && train.output.contains("\"train_peak_rss_bytes\": "), "\(train)")
         return workspace
     }
 
