@@ -46,7 +46,7 @@ echo "learned spans at the end (positions, per head):"
 "$GLANCE" eval --config "$LEARNED_CONFIG" --output "$RUNS/learned" --bytes 1000 --threads "$THREADS" | grep "learned spans" || true
 
 awk -v lt="$(field train_tokens_per_s "$learned")" -v ft="$(field train_tokens_per_s "$fixed")" \
-    -v lm="$(field peak_rss_bytes "$learned")" -v fm="$(field peak_rss_bytes "$fixed")" \
+    -v lm="$(field train_peak_rss_bytes "$learned")" -v fm="$(field train_peak_rss_bytes "$fixed")" \
     -v lb="$(field bpc "$learned_test")" -v fb="$(field bpc "$fixed_test")" \
     -v ls="$(field steps "$learned")" -v fs="$(field steps "$fixed")" 'BEGIN {
     printf "%-22s %12s %12s %14s\n", "", "learned span", "fixed span", "learned/fixed"

@@ -65,7 +65,7 @@ final class TrainingPrinter {
             }
             emit(Self.jsonLine(s.validation.map { ("final_val_\($0.name)", Self.number($0.value)) } + s.test.map { ("test_\($0.name)", Self.number($0.value)) }
                                + [("train_tokens_per_s", "\(Int(s.tokensPerSecond))"), ("train_\(s.exampleName)_per_s", Self.number(s.examplesPerSecond)),
-                                  ("steps", "\(s.step)"), ("seconds", "\(Int(s.seconds))"), ("peak_rss_bytes", "\(peak)")]
+                                  ("steps", "\(s.step)"), ("seconds", "\(Int(s.seconds))"), ("train_peak_rss_bytes", "\(peak)")]
                                + (s.processes > 1 ? [("processes", "\(s.processes)"), ("allreduce_ms_per_step", Self.number(s.communicationSecondsPerStep * 1000))] : [])))
         }
     }

@@ -13,7 +13,7 @@ import Testing
         try workspace.writeCorpus()
         try workspace.writeConfig(Workspace.tinyConfig(corpus: workspace.corpus.path, output: workspace.run.path, steps: 2, extraModel: extraModel))
         let train = try glance(["train", "--config", workspace.config.path, "--json", "--threads", "1"], in: workspace.folder)
-        #expect(train.status == 0 && train.output.contains("\"peak_rss_bytes\": "), "\(train)")
+        #expect(train.status == 0 && train.output.contains("\"train_peak_rss_bytes\": "), "\(train)")
         return workspace
     }
 
@@ -56,7 +56,8 @@ import Testing
         defer { workspace.remove() }
         let slid = try glance(["eval", "--config", workspace.config.path, "--slide", "--attention-length", "40", "--positions", "4",
                                "--json", "--threads", "1"], in: workspace.folder)
-        #expect(slid.status == 0 && (try object(slid))["predictions"] as? Int == 4, "\(slid)")
+        #expect(slid.status == 0, "\(slid)")
+        #expect(try object(slid)["predictions"] as? Int == 4)
         let streamed = try glance(["eval", "--config", workspace.config.path, "--attention-length", "40", "--threads", "1"], in: workspace.folder)
         #expect(streamed.status == 1 && streamed.output.contains("no memory") && streamed.output.contains("--slide"), "\(streamed)")
         let learned = try trained("")
