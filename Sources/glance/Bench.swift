@@ -12,8 +12,10 @@ struct Bench: ParsableCommand {
         discussion: """
         Prints medians over --repeat runs after one warm-up. With --json, one JSON object per \
         length with mechanism, options, length, batch, heads, head_dim, causal, global_tokens, memory, \
-        forward_ms, backward_ms (forward + backward, null without --backward), peak_rss_bytes \
-        and threads. `glance mechanisms` lists every mechanism's options.
+        forward_ms, backward_ms (forward + backward, null without --backward), gflops and \
+        backward_gflops (the rates those times reach by the mechanism's analytic count of matrix-product \
+        operations, null where a mechanism has none), gemm_gflops (a 1024³ BLAS product measured in the \
+        same process), peak_rss_bytes and threads. `glance mechanisms` lists every mechanism's options.
         """
     )
 
