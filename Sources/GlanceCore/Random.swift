@@ -95,11 +95,54 @@ extension Tensor {
 
 /// Inverted dropout: zeroes each element with probability `probability` and scales the
 /// rest by 1 / (1 − probability). The identity when `probability` is 0.
+///
+/// The mask takes one word from `generator` as a key and hashes each element's index with it
+/// (a counter-based stream): 16 lanes at a time, split across threads, the same mask for any
+/// thread count, and a generator restored from a checkpoint draws the same masks again.
 public func dropout(_ x: Tensor, probability: Float, generator: inout RandomGenerator) -> Tensor {
     precondition(probability >= 0 && probability < 1, "dropout probability must be in [0, 1), got \(probability)")
     guard probability > 0 else { return x }
-    let scale = 1 / (1 - probability)
-    var keep = [Float](repeating: 0, count: x.count)
-    for i in keep.indices { keep[i] = generator.nextUniform() >= probability ? scale : 0 }
-    return x * Tensor(keep, shape: x.shape)
+    let key = generator.next()
+    let mask = Tensor(shape: x.shape) { out in
+        dropoutMask(out, key: key, probability: probability)
+    }
+    return x * mask
+}
+
+/// Writes 1 / (1 − probability) or 0 (with probability `probability`) to each element of
+/// `mask`; element i's choice depends only on `key` and i.
+func dropoutMask(_ mask: UnsafeMutableBufferPointer<Float>, key: UInt64, probability: Float) {
+    let scale = FloatVector(repeating: 1 / (1 - probability))
+    // Keep an element when the top 24 bits of its hash reach probability · 2^24.
+    let threshold = SIMD16<UInt32>(repeating: UInt32((Double(probability) * 0x1p24).rounded(.up)))
+    let low = SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: key)), high = SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: key >> 32))
+    let lanes = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    let output = SendablePointer(mask.baseAddress!)
+    parallelFor(mask.count, grain: 1 << 15) { range in
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let index = SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: i)) &+ lanes
+            let hash = mixBits(mixBits(index ^ low) &+ high)
+            let values = FloatVector().replacing(with: scale, where: (hash &>> 8) .>= threshold)
+            let count = Swift.min(16, range.upperBound - i)
+            if count == 16 {
+                storeVector(values, output.base + i)
+            } else {
+                for lane in 0..<count { output.base[i + lane] = values[lane] }
+            }
+            i += count
+        }
+    }
+}
+
+/// A 32-bit integer hash with good avalanche (xor-shift and multiply rounds, lowbias32).
+@inline(__always)
+func mixBits(_ input: SIMD16<UInt32>) -> SIMD16<UInt32> {
+    var x = input
+    x ^= x &>> 16
+    x &*= 0x7FEB_352D
+    x ^= x &>> 15
+    x &*= 0x846C_A68B
+    x ^= x &>> 16
+    return x
 }

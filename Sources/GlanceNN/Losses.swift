@@ -47,12 +47,23 @@ public func crossEntropy(logits: Tensor, targets: [Int], ignoreIndex: Int? = nil
         let scale = g.item() / denominator
         return [Tensor(shape: shape) { dx in
             probabilities.withUnsafeBufferPointer { p in
-                for r in 0..<rows {
-                    let out = dx.baseAddress! + r * classes
-                    if targets[r] == ignoreIndex { out.update(repeating: 0, count: classes); continue }
-                    let smooth = labelSmoothing / Float(classes)
-                    for c in 0..<classes { out[c] = scale * (p[r * classes + c] - smooth) }
-                    out[targets[r]] -= scale * (1 - labelSmoothing)
+                targets.withUnsafeBufferPointer { targetBuffer in
+                    let output = SendablePointer(dx.baseAddress!), probability = SendablePointer(p.baseAddress!)
+                    let target = SendablePointer(targetBuffer.baseAddress!)
+                    let smooth = FloatVector(repeating: labelSmoothing / Float(classes)), factor = FloatVector(repeating: scale)
+                    parallelFor(rows, grain: Swift.max(1, 8192 / classes)) { range in
+                        for r in range {
+                            let out = output.base + r * classes, row = probability.base + r * classes
+                            if target.base[r] == ignoreIndex { out.update(repeating: 0, count: classes); continue }
+                            var c = 0
+                            while c + 16 <= classes {
+                                storeVector(factor * (loadVector(row + c) - smooth), out + c)
+                                c += 16
+                            }
+                            while c < classes { out[c] = scale * (row[c] - smooth[0]); c += 1 }
+                            out[target.base[r]] -= scale * (1 - labelSmoothing)
+                        }
+                    }
                 }
             }
         }]

@@ -81,21 +81,64 @@ public struct OptimizerStateError: Error, CustomStringConvertible {
     public var description: String { "optimizer state has an unknown entry '\(key)'" }
 }
 
-/// Runs `body` over a parameter, its gradient and its slots, writing the parameter in place.
-func applyInPlace(_ update: ParameterUpdate, slots: inout [Tensor],
-                  _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, [UnsafeMutablePointer<Float>], Int) -> Void) {
+/// The lanes of one optimizer step: 16 elements of a parameter (written back), of its
+/// gradient, and of up to two state slots (written back when the optimizer has them).
+struct UpdateLanes {
+    var parameter: FloatVector
+    let gradient: FloatVector
+    var first = FloatVector()
+    var second = FloatVector()
+}
+
+/// Runs `step` over a parameter, its gradient and its slots in one pass, 16 elements at a
+/// time, writing the parameter and the slots in place; parameters of many elements are split
+/// across threads. Each element's arithmetic is that of a scalar loop (no fused
+/// multiply-add), so the result does not depend on the vector width or the thread count.
+func applyInPlace(_ update: ParameterUpdate, slots: inout [Tensor], _ step: (inout UpdateLanes) -> Void) {
+    precondition(slots.count <= 2, "an optimizer step has at most two slots, got \(slots.count)")
     var value = update.parameter.value
     update.parameter.value = Tensor.zeros([])  // drop the module's reference so the write happens in place
-    value.withUnsafeMutableBufferPointer { parameter in
-        update.gradient.withUnsafeBufferPointer { gradient in
-            var pointers: [UnsafeMutablePointer<Float>] = []
+    value.withUnsafeMutableBufferPointer { parameterBuffer in
+        update.gradient.withUnsafeBufferPointer { gradientBuffer in
+            var slotPointers: [SendablePointer<Float>] = []
             for index in slots.indices {
-                slots[index].withUnsafeMutableBufferPointer { pointers.append($0.baseAddress!) }
+                slots[index].withUnsafeMutableBufferPointer { slotPointers.append(SendablePointer($0.baseAddress!)) }
             }
-            body(parameter.baseAddress!, gradient.baseAddress!, pointers, parameter.count)
+            let parameter = SendablePointer(parameterBuffer.baseAddress!), gradient = SendablePointer(gradientBuffer.baseAddress!)
+            let first = slotPointers.first, second = slotPointers.count > 1 ? slotPointers[1] : nil
+            parallelFor(parameterBuffer.count, grain: 1 << 16) { range in
+                var i = range.lowerBound
+                while i < range.upperBound {
+                    let lanes = Swift.min(16, range.upperBound - i)
+                    var values = UpdateLanes(parameter: loadLanes(parameter.base + i, lanes), gradient: loadLanes(gradient.base + i, lanes))
+                    if let first { values.first = loadLanes(first.base + i, lanes) }
+                    if let second { values.second = loadLanes(second.base + i, lanes) }
+                    step(&values)
+                    storeLanes(values.parameter, parameter.base + i, lanes)
+                    if let first { storeLanes(values.first, first.base + i, lanes) }
+                    if let second { storeLanes(values.second, second.base + i, lanes) }
+                    i += lanes
+                }
+            }
         }
     }
     update.parameter.value = value
+}
+
+/// The first `lanes` (≤ 16) floats at `pointer` in a vector (the other lanes 0).
+@inline(__always)
+private func loadLanes(_ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) -> FloatVector {
+    if lanes == 16 { return loadVector(pointer) }
+    var vector = FloatVector()
+    for lane in 0..<lanes { vector[lane] = pointer[lane] }
+    return vector
+}
+
+/// Writes the first `lanes` (≤ 16) lanes of `vector` to `pointer`.
+@inline(__always)
+private func storeLanes(_ vector: FloatVector, _ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) {
+    if lanes == 16 { return storeVector(vector, pointer) }
+    for lane in 0..<lanes { pointer[lane] = vector[lane] }
 }
 
 /// Stochastic gradient descent with optional momentum (PyTorch's formulation) and L2 weight decay.
@@ -115,15 +158,13 @@ public final class SGD: StatefulOptimizer, Optimizer {
         for update in updates(for: model, gradients) {
             var state = mu > 0 ? [takeSlot("momentum", for: update)] : []
             let first = step == 1
-            applyInPlace(update, slots: &state) { p, g, s, n in
-                for i in 0..<n {
-                    var d = g[i] + decay * p[i]
-                    if mu > 0 {
-                        s[0][i] = first ? d : mu * s[0][i] + d
-                        d = s[0][i]
-                    }
-                    p[i] -= lr * d
+            applyInPlace(update, slots: &state) { x in
+                var d = x.gradient + decay * x.parameter
+                if mu > 0 {
+                    x.first = first ? d : mu * x.first + d
+                    d = x.first
                 }
+                x.parameter -= lr * d
             }
             if mu > 0 { setSlot("momentum", for: update.key, state[0]) }
         }
@@ -155,16 +196,13 @@ public class Adam: StatefulOptimizer, Optimizer {
         for update in updates(for: model, gradients) {
             let decay = decays(update.key, update.parameter) ? weightDecay : 0
             var state = [takeSlot("m", for: update), takeSlot("v", for: update)]
-            applyInPlace(update, slots: &state) { p, g, s, n in
-                let m = s[0], v = s[1]
-                for i in 0..<n {
-                    var gi = g[i]
-                    if decoupled { p[i] -= lr * decay * p[i] } else { gi += decay * p[i] }
-                    m[i] = b1 * m[i] + (1 - b1) * gi
-                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                    let mHat = m[i] / correction1, vHat = v[i] / correction2
-                    p[i] -= lr * mHat / (vHat.squareRoot() + eps)
-                }
+            applyInPlace(update, slots: &state) { x in
+                var g = x.gradient
+                if decoupled { x.parameter -= lr * decay * x.parameter } else { g += decay * x.parameter }
+                x.first = b1 * x.first + (1 - b1) * g
+                x.second = b2 * x.second + (1 - b2) * g * g
+                let mHat = x.first / correction1, vHat = x.second / correction2
+                x.parameter -= lr * mHat / (vHat.squareRoot() + eps)
             }
             setSlot("m", for: update.key, state[0])
             setSlot("v", for: update.key, state[1])
@@ -195,11 +233,9 @@ public final class Adagrad: StatefulOptimizer, Optimizer {
         let lr = learningRate, eps = epsilon, initial = initialAccumulator
         for update in updates(for: model, gradients) {
             var state = [takeSlot("sum", for: update, initial: initial)]
-            applyInPlace(update, slots: &state) { p, g, s, n in
-                for i in 0..<n {
-                    s[0][i] += g[i] * g[i]
-                    p[i] -= lr * g[i] / (s[0][i].squareRoot() + eps)
-                }
+            applyInPlace(update, slots: &state) { x in
+                x.first += x.gradient * x.gradient
+                x.parameter -= lr * x.gradient / (x.first.squareRoot() + eps)
             }
             setSlot("sum", for: update.key, state[0])
         }

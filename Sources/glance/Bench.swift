@@ -12,10 +12,13 @@ struct Bench: ParsableCommand {
         discussion: """
         Prints medians over --repeat runs after one warm-up: the mechanism with every option and \
         the sizes, then a table with one row per length (forward_ms; forward_backward_ms, forward \
-        and backward together, with --backward; peak_rss_mib, the process's peak resident memory). \
+        and backward together, with --backward; gflops and backward_gflops, the rates those times \
+        reach by the mechanism's analytic count of matrix-product operations; gemm_gflops, a 1024³ \
+        BLAS product measured in the same process; peak_rss_mib, the process's peak resident memory). \
         With --json, one JSON object per length with mechanism, options, length, batch, heads, \
         head_dim, causal, global_tokens, memory, forward_ms, backward_ms (forward + backward, null \
-        without --backward), peak_rss_bytes and threads. `glance mechanisms` lists every mechanism's options.
+        without --backward), gflops, backward_gflops (null where a mechanism has no count), \
+        gemm_gflops, peak_rss_bytes and threads. `glance mechanisms` lists every mechanism's options.
         """
     )
 

@@ -27,4 +27,27 @@ extension Bench {
                                   ("ratio", rounded(glanceRate / rawRate))],
                    first: true)
     }
+
+    /// The machine's matrix-product rate in GFLOP/s, measured in this process: the median of
+    /// three 1024³ products through raw BLAS on ``Threading/count`` threads, after a warm-up.
+    func measuredGemmRate() -> Double {
+        let size = 1024
+        var generator = RandomGenerator(seed: 0)
+        let a = Tensor.randomNormal(shape: [size, size], generator: &generator)
+        let b = Tensor.randomNormal(shape: [size, size], generator: &generator)
+        var c = Tensor.zeros([size, size])
+        let milliseconds = BLAS.withLibraryThreads(Threading.count) {
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        medianMilliseconds(repeats: 3) {
+                            BLAS.sgemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
+                                       a: pa.baseAddress!, lda: size, b: pb.baseAddress!, ldb: size, c: pc.baseAddress!, ldc: size)
+                        }
+                    }
+                }
+            }
+        }
+        return 2 * Double(size * size * size) / milliseconds / 1e6
+    }
 }

@@ -6,6 +6,7 @@ import GlanceNN
 extension Bench {
     /// Times one attention layer per length: forward, and forward + backward with `--backward`.
     func runLayer() throws {
+        var gemmRate: Double?
         for (index, n) in try lengths().enumerated() {
             var generator = RandomGenerator(seed: 0)
             let layer = try makeLayer(length: n, generator: &generator)
@@ -14,9 +15,16 @@ extension Bench {
             let (forward, backwardTime) = medianTimes(of: layer, input: input, generator: &generator) { layer.attend($0, context: context).output }
             var settings = try commonSettings()
             settings[settings.firstIndex { $0.0 == "causal" }!].1 = causal || layer.isAlwaysCausal
+            let peakResident = peakResidentBytes()
+            // Measured once, after the first layer's peak is read, so that its matrices do not count in it.
+            let gemm = gemmRate ?? measuredGemmRate()
+            gemmRate = gemm
+            let flops = (layer as? AttentionFlopCounting)?.flops(for: workload(length: n, causal: causal || layer.isAlwaysCausal))
             try report(settings: settings + [("threads", Threading.count)],
                        measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
-                                      ("peak_rss_bytes", peakResidentBytes())],
+                                      ("gflops", flops.map { rounded($0.forward / forward / 1e6) } ?? NSNull()),
+                                      ("backward_gflops", flops.flatMap { flops in backwardTime.map { rounded(flops.forwardAndBackward / $0 / 1e6) } } ?? NSNull()),
+                                      ("gemm_gflops", rounded(gemm)), ("peak_rss_bytes", peakResident)],
                        first: index == 0)
         }
     }
@@ -30,5 +38,10 @@ extension Bench {
         let seed = Tensor.randomNormal(shape: input.shape, generator: &generator)
         let parameters = module.trainableParameters().map(\.parameter)
         return (forward, medianMilliseconds(repeats: `repeat`) { _ = inputAndWeightGradients(input: input, seed: seed, parameters: parameters, body) })
+    }
+
+    /// The sizes of one timed call, for the layer's operation count.
+    func workload(length n: Int, causal: Bool) -> AttentionWorkload {
+        AttentionWorkload(batch: batch, length: n, memory: memory, causal: causal, globalTokens: globalTokens)
     }
 }

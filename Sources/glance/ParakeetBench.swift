@@ -22,7 +22,7 @@ extension Bench {
         let model = ConformerCTC(encoder: try ConformerEncoder(configuration: configuration), vocabulary: 1025, blank: 1024)
         model.eval()
         let extractor = try LogMelFeatures(LogMelConfiguration())
-        for seconds in try lengths() {
+        for (index, seconds) in try lengths().enumerated() {
             var generator = RandomGenerator(seed: 0)
             let samples = (0..<(seconds * 16_000)).map { 0.3 * sin(Float($0) * 0.15) + 0.05 * generator.nextNormal() }
             let audio = [[Float]](repeating: samples, count: batch)
@@ -33,11 +33,12 @@ extension Bench {
             }
             let cpuPerRun = (processCPUSeconds() - startCPU) / Double(`repeat` + 1)
             let audioSeconds = Double(seconds * batch)
-            try report([("model", "parakeet-ctc"), ("parameters", model.parameterCount()), ("d_model", width), ("layers", configuration.layers),
-                        ("heads", blockHeads), ("audio_seconds", audioSeconds), ("batch", batch), ("wall_ms", rounded(wall)),
-                        ("cpu_seconds", rounded(cpuPerRun)), ("audio_seconds_per_cpu_second", rounded(audioSeconds / cpuPerRun)),
-                        ("real_time_factor", rounded(audioSeconds / (wall / 1000))), ("peak_rss_bytes", peakResidentBytes()),
-                        ("threads", Threading.count)])
+            try report(settings: [("model", "parakeet-ctc"), ("parameters", model.parameterCount()), ("d_model", width), ("layers", configuration.layers),
+                                  ("heads", blockHeads), ("batch", batch), ("threads", Threading.count)],
+                       measurements: [("audio_seconds", audioSeconds), ("wall_ms", rounded(wall)), ("cpu_seconds", rounded(cpuPerRun)),
+                                      ("audio_seconds_per_cpu_second", rounded(audioSeconds / cpuPerRun)),
+                                      ("real_time_factor", rounded(audioSeconds / (wall / 1000))), ("peak_rss_bytes", peakResidentBytes())],
+                       first: index == 0)
         }
     }
 }

@@ -21,7 +21,7 @@ extension Bench {
         let lines = Array(test.source.prefix(sentences))
         let encoded = lines.compactMap { try? translator.encode($0) }
         guard !encoded.isEmpty else { throw ValidationError("none of the first \(lines.count) test sentences fits the model (empty or longer than max_length − 1)") }
-        for (beam, decoderCache) in [(4, true), (4, false), (1, true), (1, false)] {
+        for (index, (beam, decoderCache)) in [(4, true), (4, false), (1, true), (1, false)].enumerated() {
             var search = translator.search
             search.beamWidth = beam
             let model = translator.model
@@ -29,10 +29,12 @@ extension Bench {
             let start = DispatchTime.now().uptimeNanoseconds
             let hypotheses = withoutGradients { model.translate(encoded, search: search, decoderCache: decoderCache) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            try report([("model", "translate"), ("config", config), ("sentences", encoded.count), ("skipped", lines.count - encoded.count),
-                        ("beam", beam), ("decoder_cache", decoderCache), ("seconds", rounded(seconds)),
-                        ("sentences_per_s", rounded(Double(encoded.count) / seconds)),
-                        ("output_tokens", hypotheses.reduce(0) { $0 + $1.tokens.count }), ("threads", Threading.count)])
+            try report(settings: [("model", "translate"), ("config", config), ("sentences", encoded.count), ("skipped", lines.count - encoded.count),
+                                  ("threads", Threading.count)],
+                       measurements: [("beam", beam), ("decoder_cache", decoderCache), ("seconds", rounded(seconds)),
+                                      ("sentences_per_s", rounded(Double(encoded.count) / seconds)),
+                                      ("output_tokens", hypotheses.reduce(0) { $0 + $1.tokens.count })],
+                       first: index == 0)
         }
     }
 }

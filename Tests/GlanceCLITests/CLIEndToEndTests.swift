@@ -211,7 +211,7 @@ func safetensorsMetadata(_ url: URL) throws -> [String: String] {
         let lines = result.standardOutput.split(separator: "\n")
         #expect(lines.count == 2, "\(result)")
         let keys: Set = ["mechanism", "options", "length", "batch", "heads", "head_dim", "causal", "global_tokens", "memory", "forward_ms",
-                         "backward_ms", "peak_rss_bytes", "threads"]
+                         "backward_ms", "gflops", "backward_gflops", "gemm_gflops", "peak_rss_bytes", "threads"]
         for (line, length) in zip(lines, [64, 32]) {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
             #expect(Set(object.keys) == keys, "\(line)")

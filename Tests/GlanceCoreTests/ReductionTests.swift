@@ -92,6 +92,23 @@ func naiveReduce(_ x: Tensor, axis: Int, initial: Double, _ combine: (Double, Do
         #expect(x.max() == x.scalars.max()!)
     }
 
+    @Test(arguments: [0, 1, 2])
+    func maxOfLargeTensorsSplitAcrossThreads(_ axis: Int) {
+        // 33 × 70 × 37: every axis has parallel work, rows that are not a multiple of 16, and ties.
+        var random = TestRandom(seed: 36)
+        let x = random.uniform([33, 70, 37], in: -4...4).mapped { ($0 * 4).rounded(.down) }
+        let y = x.max(alongAxis: axis)
+        #expect(y.scalars == naiveReduce(x, axis: axis, initial: -.infinity, Swift.max).map(Float.init))
+        let indices = x.argmax(alongAxis: axis), values = x.scalars
+        let outer = x.shape[..<axis].reduce(1, *), extent = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let first = (0..<extent).first { values[(o * extent + $0) * inner + i] == y.scalars[o * inner + i] }
+                #expect(indices[o * inner + i] == first, "the first maximum at \(o), \(i)")
+            }
+        }
+    }
+
     @Test func maxTiesPickTheFirstAndGradientGoesThere() {
         let x = Tensor([1, 3, 3, -1, -1, -1, -Float.infinity, -Float.infinity, -Float.infinity], shape: [3, 3])
         #expect(x.argmax(alongAxis: 1) == [1, 0, 0])

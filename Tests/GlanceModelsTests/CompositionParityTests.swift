@@ -9,7 +9,9 @@ import Testing
 /// The language model and the classifier, now compositions of an input stage, a block stack
 /// and a head, compute what they computed before (values recorded with the models of
 /// commit cefdb1d, which held their parts themselves): same seed, same weights, same
-/// dropout draws, same outputs.
+/// dropout draws, same outputs. The training-mode values (logits and loss) were recorded
+/// again when dropout's mask became counter-based (hashed indices instead of one generator
+/// draw per element); the evaluation-mode values are still those of cefdb1d.
 @Suite struct CompositionParityTests {
     struct Recorded: Sendable, CustomTestStringConvertible {
         let positions: String
@@ -24,13 +26,13 @@ import Testing
 
     static let languageModels = [
         Recorded(positions: "learned", reversible: false,
-                 trainingLogits: [0.0058774166, -0.033847593, 0.016716037, -0.021873008, 0.045449764, 0.07581152], loss: 3.4785032,
+                 trainingLogits: [0.0057150405, -0.02933315, 0.011792639, -0.02364105, 0.04399334, 0.076190405], loss: 3.475621,
                  evaluationLogits: [0.0057886858, -0.033643436, 0.016467791, -0.021939754, 0.043917496, 0.076873474]),
         Recorded(positions: "sinusoidal", reversible: false,
-                 trainingLogits: [-0.03690448, -0.118386485, 0.079274975, 0.03565743, 0.011030147, -0.036270853], loss: 3.4615078,
+                 trainingLogits: [-0.07404196, -0.10526174, -0.006568415, -0.009372558, 0.0027965296, -0.084753916], loss: 3.4658916,
                  evaluationLogits: [-0.036874402, -0.11840073, 0.0793233, 0.035670154, 0.0027936986, -0.08476716]),
         Recorded(positions: "learned", reversible: true,
-                 trainingLogits: [-0.032044306, -0.004068693, 0.034017295, 0.0667799, -0.062342316, -0.07347191], loss: 3.437741,
+                 trainingLogits: [-0.02879224, -0.0085381325, 0.032166667, 0.06681945, -0.062730335, -0.07767919], loss: 3.432621,
                  evaluationLogits: [-0.031965267, -0.0041450635, 0.034054276, 0.06670913, -0.06298694, -0.077710375]),
     ]
 
@@ -63,8 +65,8 @@ import Testing
         let loss = model.loss(batch).item()
         model.eval()
         let evaluation = model(batch.inputs, keyPadding: batch.keyPadding).scalars
-        #expect(isClose(training, [0.00061550125, 0.012249049, -0.005598086, -0.014686159, -0.014323715, -0.00034070242]), "\(training)")
-        #expect(isClose(loss, 1.0944271), "\(loss)")
+        #expect(isClose(training, [-0.012610831, 0.0031815309, -0.0022248442, -0.01942194, -0.01010579, 0.0029129966]), "\(training)")
+        #expect(isClose(loss, 1.0917423), "\(loss)")
         #expect(isClose(evaluation, [0.0013538188, 0.012076496, -0.009233605, -0.019566637, -0.011648005, 0.0056218244]), "\(evaluation)")
     }
 }

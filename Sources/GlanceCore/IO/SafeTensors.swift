@@ -81,7 +81,8 @@ public enum SafeTensors {
         return tensor
     }
 
-    /// Writes tensors as F32 (names sorted) with optional metadata. The file is written to a
+    /// Writes tensors as F32 (names sorted) with optional metadata, tensor by tensor straight
+    /// from their storage (the file is never built in memory). The file is written to a
     /// temporary name beside `url` and renamed, so an existing file is never left half-written.
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
         var header: [String: Any] = [:]
@@ -95,53 +96,19 @@ public enum SafeTensors {
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var headerData = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while (8 + headerData.count) % 8 != 0 { headerData.append(0x20) }
-        var file = Data(capacity: 8 + headerData.count + offset)
-        withUnsafeBytes(of: UInt64(headerData.count).littleEndian) { file.append(contentsOf: $0) }
-        file.append(headerData)
-        for name in names {
-            tensors[name]!.withUnsafeBufferPointer { buffer in
-                #if _endian(little)
-                file.append(UnsafeBufferPointer(start: UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: UInt8.self), count: 4 * buffer.count))
-                #else
-                for value in buffer { withUnsafeBytes(of: value.bitPattern.littleEndian) { file.append(contentsOf: $0) } }
-                #endif
+        let prefix = withUnsafeBytes(of: UInt64(headerData.count).littleEndian) { Data($0) } + headerData
+        try writeAtomically(to: url) { file in
+            try prefix.withUnsafeBytes { try file.write($0) }
+            for name in names {
+                try tensors[name]!.withUnsafeBufferPointer { buffer in
+                    #if _endian(little)
+                    try file.write(UnsafeRawBufferPointer(buffer))
+                    #else
+                    try buffer.map { $0.bitPattern.littleEndian }.withUnsafeBytes { try file.write($0) }
+                    #endif
+                }
             }
         }
-        try writeAtomically(file, to: url)
-    }
-}
-
-/// Writes `data` to a temporary file in the destination's folder, flushes it to the disk
-/// (fsync), then renames it over the destination and flushes the folder: readers see the old
-/// file or the new one, never a partial write, even after a kill or a power loss.
-public func writeAtomically(_ data: Data, to url: URL) throws {
-    let folder = url.deletingLastPathComponent()
-    let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
-    do {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw SafeTensorsError.unwritable(path: temporary.path, reason: "cannot create the temporary file")
-        }
-        let handle = try FileHandle(forWritingTo: temporary)
-        defer { try? handle.close() }
-        try handle.write(contentsOf: data)
-        try handle.synchronize()
-    } catch {
-        try? FileManager.default.removeItem(at: temporary)
-        throw SafeTensorsError.unwritable(path: url.path, reason: error.localizedDescription)
-    }
-    // rename(2) replaces an existing destination atomically. (FileManager.replaceItemAt on
-    // Linux deletes the destination and then fails, losing both files.)
-    guard rename(temporary.path, url.path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: temporary)
-        throw SafeTensorsError.unwritable(path: url.path, reason: reason)
-    }
-    // The rename itself lasts once the folder's entry is on the disk.
-    let descriptor = open(folder.path, O_RDONLY)
-    if descriptor >= 0 {
-        _ = fsync(descriptor)
-        close(descriptor)
     }
 }
 

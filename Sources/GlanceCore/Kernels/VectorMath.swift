@@ -40,6 +40,73 @@ public func fastExp(_ input: FloatVector) -> FloatVector {
 @inlinable @inline(__always)
 public func fastExp(_ x: Float) -> Float { fastExp(FloatVector(repeating: x))[0] }
 
+/// Natural logarithm per lane: x = m · 2^e with m in [√½, √2), a degree-9 polynomial in
+/// m − 1 (Cephes' logf, relative error below 2e-7 away from x = 1, absolute below 1e-7 near
+/// it); log 0 = −∞, log of a negative number or NaN is NaN, log ∞ = ∞. Subnormals are scaled
+/// into the normal range first.
+@inlinable @inline(__always)
+public func fastLog(_ input: FloatVector) -> FloatVector {
+    let subnormal = input .< Float.leastNormalMagnitude
+    let scaled = input.replacing(with: input * 0x1p23, where: subnormal)
+    let bits = unsafeBitCast(scaled, to: SIMD16<Int32>.self)
+    var exponent = (bits &>> 23) &- 126
+    exponent.replace(with: exponent &- 23, where: subnormal)
+    var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F00_0000, to: FloatVector.self)  // in [0.5, 1)
+    let low = m .< 0.707106781186547524
+    exponent.replace(with: exponent &- 1, where: low)
+    m = m.replacing(with: m + m, where: low) - 1
+    let e = FloatVector(exponent)
+    let z = m * m
+    var p = FloatVector(repeating: -1.1514610310e-1).addingProduct(FloatVector(repeating: 7.0376836292e-2), m)
+    p = FloatVector(repeating: 1.1676998740e-1).addingProduct(p, m)
+    p = FloatVector(repeating: -1.2420140846e-1).addingProduct(p, m)
+    p = FloatVector(repeating: 1.4249322787e-1).addingProduct(p, m)
+    p = FloatVector(repeating: -1.6668057665e-1).addingProduct(p, m)
+    p = FloatVector(repeating: 2.0000714765e-1).addingProduct(p, m)
+    p = FloatVector(repeating: -2.4999993993e-1).addingProduct(p, m)
+    p = FloatVector(repeating: 3.3333331174e-1).addingProduct(p, m)
+    var y = p * m * z
+    y = y.addingProduct(e, FloatVector(repeating: -2.12194440e-4))
+    y = y.addingProduct(z, FloatVector(repeating: -0.5))
+    var result = (m + y).addingProduct(e, FloatVector(repeating: 0.693359375))
+    result.replace(with: -.infinity, where: input .== 0)
+    result.replace(with: .infinity, where: input .== .infinity)
+    result.replace(with: .nan, where: .!(input .>= 0))  // negative or NaN
+    return result
+}
+
+/// Hyperbolic tangent per lane: an odd polynomial below |x| = 0.625 (Cephes' tanhf) and
+/// 1 − 2 / (e^{2|x|} + 1) above, with the sign restored (error below 3e-7).
+@inlinable @inline(__always)
+public func fastTanh(_ x: FloatVector) -> FloatVector {
+    let a = abs(x)
+    let z = x * x
+    var p = FloatVector(repeating: 2.06390887954e-2).addingProduct(FloatVector(repeating: -5.70498872745e-3), z)
+    p = FloatVector(repeating: -5.37397155531e-2).addingProduct(p, z)
+    p = FloatVector(repeating: 1.33314422036e-1).addingProduct(p, z)
+    p = FloatVector(repeating: -3.33332819422e-1).addingProduct(p, z)
+    let small = x.addingProduct(p * z, x)
+    let large = 1 - 2 / (fastExp(a + a) + 1)
+    let signedLarge = large.replacing(with: -large, where: x .< 0)
+    return small.replacing(with: signedLarge, where: a .>= 0.625)
+}
+
+/// x^exponent per lane as e^{exponent · log |x|}, negated for negative x when `exponent` is
+/// an odd integer; NaN for negative x and a fractional exponent, as `pow` gives (relative
+/// error about 2e-7 · (1 + |exponent · log x|)). `exponent` must not be 0.
+@inlinable @inline(__always)
+public func fastPow(_ x: FloatVector, _ exponent: Float) -> FloatVector {
+    let power = fastLog(abs(x)) * exponent
+    var result = fastExp(power).replacing(with: .infinity, where: power .> 88.7228)  // beyond Float's range
+    result.replace(with: .nan, where: power .!= power)
+    if exponent.rounded() == exponent {
+        if exponent.truncatingRemainder(dividingBy: 2) != 0 { result.replace(with: -result, where: x .< 0) }
+    } else {
+        result.replace(with: .nan, where: x .< 0)
+    }
+    return result
+}
+
 /// erf(x) per lane (Abramowitz–Stegun 7.1.26, absolute error below 1.5e-7).
 @inlinable @inline(__always)
 public func fastErf(_ x: FloatVector) -> FloatVector {

@@ -83,7 +83,7 @@ public func exp(_ x: Tensor) -> Tensor {
 
 /// Natural logarithm.
 public func log(_ x: Tensor) -> Tensor {
-    let y = x.mappedScalars { Foundation.log($0) }
+    let y = x.mapped { fastLog($0) }
     return y.recorded(from: [x]) { g in [g / x.detached()] }
 }
 
@@ -95,7 +95,7 @@ public func sqrt(_ x: Tensor) -> Tensor {
 
 /// Hyperbolic tangent.
 public func tanh(_ x: Tensor) -> Tensor {
-    let y = x.mappedScalars { Foundation.tanh($0) }
+    let y = x.mapped { fastTanh($0) }
     return y.recorded(from: [x]) { g in [g.zipped(with: y) { g, y in g * (1 - y * y) }] }
 }
 
@@ -155,9 +155,20 @@ extension Tensor {
     /// Each element raised to a constant power (elements must be positive unless `exponent` is an integer).
     public func raised(to exponent: Float) -> Tensor {
         let x = self.detached()
-        let y = mappedScalars { Foundation.pow($0, exponent) }
+        let y = mapped { powerLanes($0, exponent) }
         return y.recorded(from: [self]) { g in
-            [g * x.mappedScalars { exponent * Foundation.pow($0, exponent - 1) }]
+            [g.zipped(with: x) { g, x in g * exponent * powerLanes(x, exponent - 1) }]
         }
+    }
+}
+
+/// x^exponent per lane, exact for the exponents 0, 1 and 2 and as ``fastPow(_:_:)`` otherwise.
+@inline(__always)
+func powerLanes(_ x: FloatVector, _ exponent: Float) -> FloatVector {
+    switch exponent {
+    case 0: FloatVector(repeating: 1)
+    case 1: x
+    case 2: x * x
+    default: fastPow(x, exponent)
     }
 }

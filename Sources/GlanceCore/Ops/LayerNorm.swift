@@ -19,8 +19,7 @@ extension Tensor {
                             for r in range {
                                 let input = x.base + r * width, output = o.base + r * width
                                 let mean = vectorSum(input, width) / Float(width)
-                                var squares: Float = 0
-                                for j in 0..<width { let d = input[j] - mean; output[j] = d; squares += d * d }
+                                let squares = centerRow(input, output, width, mean: mean)
                                 let inverse = 1 / (squares / Float(width) + epsilon).squareRoot()
                                 vectorScale(output, inverse, width)
                                 mu.base[r] = mean
@@ -74,4 +73,21 @@ extension Tensor {
     func zippedRows(with vector: Tensor, _ function: (FloatVector, FloatVector) -> FloatVector) -> Tensor {
         broadcastCombine(self, vector, function)
     }
+}
+
+/// Writes x − mean for a row of `count` floats into `output` and returns Σ (x − mean)², 16 lanes at a time.
+@inline(__always)
+private func centerRow(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ count: Int, mean: Float) -> Float {
+    let center = FloatVector(repeating: mean)
+    var acc = FloatVector()
+    var j = 0
+    while j + 16 <= count {
+        let d = loadVector(input + j) - center
+        storeVector(d, output + j)
+        acc = acc.addingProduct(d, d)
+        j += 16
+    }
+    var squares = acc.sum()
+    while j < count { let d = input[j] - mean; output[j] = d; squares += d * d; j += 1 }
+    return squares
 }

@@ -24,6 +24,41 @@ func sumKernel(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, ou
     }
 }
 
+/// Maximum and index of the first maximum over the middle axis of a buffer viewed as
+/// outer × extent × inner (a NaN at the start of a line stays its maximum, as in a scalar scan).
+func maxKernel(_ x: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int>,
+               outer: Int, extent: Int, inner: Int) {
+    let input = SendablePointer(x), best = SendablePointer(values), position = SendablePointer(indices)
+    if inner == 1 {
+        parallelFor(outer, grain: Swift.max(1, (1 << 15) / extent)) { rows in
+            for o in rows {
+                let line = input.base + o * extent
+                let peak = line[0].isNaN ? line[0] : vectorMax(line, extent)
+                var index = 0
+                while !peak.isNaN && line[index] != peak { index += 1 }
+                best.base[o] = peak
+                position.base[o] = index
+            }
+        }
+        return
+    }
+    // Lines run along `inner`: scan the extent once per block of `inner`, element-wise.
+    parallelFor(outer * inner, grain: Swift.max(1, (1 << 15) / extent)) { range in
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let o = start / inner, first = start % inner
+            let last = Swift.min(inner, first + range.upperBound - start)
+            let values = best.base + o * inner, indices = position.base + o * inner
+            for i in first..<last { values[i] = input.base[o * extent * inner + i]; indices[i] = 0 }
+            for e in 1..<extent {
+                let row = input.base + (o * extent + e) * inner
+                for i in first..<last where row[i] > values[i] { values[i] = row[i]; indices[i] = e }
+            }
+            start += last - first
+        }
+    }
+}
+
 extension Tensor {
     /// Sum over one axis.
     public func sum(alongAxis axis: Int, keepingDimensions keep: Bool = false) -> Tensor {
@@ -106,16 +141,8 @@ extension Tensor {
         var indices = [Int](repeating: 0, count: outer * inner)
         let values = withUnsafeBufferPointer { x in
             Tensor(shape: reducedShape) { out in
-                for o in 0..<outer {
-                    for i in 0..<inner {
-                        var best = -Float.infinity, bestIndex = 0
-                        for e in 0..<extent {
-                            let v = x[(o * extent + e) * inner + i]
-                            if v > best || (e == 0) { best = v; bestIndex = e }
-                        }
-                        out[o * inner + i] = best
-                        indices[o * inner + i] = bestIndex
-                    }
+                indices.withUnsafeMutableBufferPointer { indexBuffer in
+                    maxKernel(x.baseAddress!, values: out.baseAddress!, indices: indexBuffer.baseAddress!, outer: outer, extent: extent, inner: inner)
                 }
             }
         }
