@@ -188,7 +188,7 @@ struct AttentionGeometry: Sendable {
                                                                  weightGradient: weightGradient(head: head, query: query) + keyStart, limit)
                                 (dRow + limit).update(repeating: 0, count: columns - limit)
                             } else {
-                                softmaxScoreGradientRow(probabilities: p, gradient: dRow, outputInner: outputInner[query], columns)
+                                softmaxBackwardRow(y: p, dy: dRow, dx: dRow, columns, inner: outputInner[query])
                             }
                             if let termGradient = gradientRows.scores {
                                 let limit = visibleColumns(query: query, keyStart: keyStart, columns: columns)
@@ -214,17 +214,4 @@ struct AttentionGeometry: Sendable {
 struct AttentionRowStatistics: @unchecked Sendable {
     let logSumExp: UnsafeMutablePointer<Float>
     let normalizers: UnsafeMutablePointer<Float>?
-}
-
-/// dS = P ⊙ (dP − Dᵢ) in place over `count` entries: the softmax backward with the row's
-/// inner product ⟨dP, P⟩ given (Dᵢ = rowsum(dO ∘ O)) instead of summed over the whole row.
-@inline(__always)
-func softmaxScoreGradientRow(probabilities p: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, outputInner: Float, _ count: Int) {
-    let inner = FloatVector(repeating: outputInner)
-    var i = 0
-    while i + 16 <= count {
-        storeVector(loadVector(p + i) * (loadVector(gradient + i) - inner), gradient + i)
-        i += 16
-    }
-    while i < count { gradient[i] = p[i] * (gradient[i] - outputInner); i += 1 }
 }

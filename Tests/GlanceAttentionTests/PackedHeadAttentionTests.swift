@@ -7,44 +7,27 @@ import Testing
 /// Attention on heads packed in the projections' [B, N, H·D] rows against the head-major
 /// kernel on split copies, forward and gradients, and against finite differences.
 @Suite struct PackedHeadAttentionTests {
-    struct PackedCase: CustomStringConvertible, Sendable {
-        var batch = 2
-        var heads = 2
-        var queries: Int
-        var keys: Int
-        var depth = 3
-        var causal = false
-        var padded = false
+    static let selfCases: [AttentionCase] = [
+        AttentionCase(batch: 2, heads: 2, queries: 5, keys: 5, depth: 3, valueDepth: 3),
+        AttentionCase(batch: 2, heads: 2, queries: 6, keys: 6, depth: 3, valueDepth: 3, causal: true, keyPadding: padding(batch: 2, keys: 6)),
+        AttentionCase(heads: 3, queries: 300, keys: 300, causal: true),
+        AttentionCase(heads: 2, queries: 530, keys: 530, depth: 2, valueDepth: 2, keyPadding: padding(batch: 1, keys: 530)),
+    ]
 
-        var description: String { "B\(batch) H\(heads) Nq\(queries) Nk\(keys) D\(depth)\(causal ? " causal" : "")\(padded ? " padded" : "")" }
-        var width: Int { heads * depth }
-        var keyPadding: [[Bool]]? {
-            padded ? randomPadding(batch: batch, keys: keys, seed: UInt64(keys * 17)).map { [true] + $0.dropFirst() } : nil
-        }
+    static let crossCases: [AttentionCase] = [
+        AttentionCase(batch: 2, heads: 2, queries: 4, keys: 7, depth: 3, valueDepth: 3),
+        AttentionCase(batch: 2, heads: 2, queries: 7, keys: 4, depth: 3, valueDepth: 3, keyPadding: padding(batch: 2, keys: 4)),
+        AttentionCase(batch: 2, heads: 2, queries: 3, keys: 8, depth: 3, valueDepth: 3, causal: true, keyPadding: padding(batch: 2, keys: 8)),
+        AttentionCase(heads: 2, queries: 260, keys: 700, causal: true, keyPadding: padding(batch: 1, keys: 700)),
+    ]
 
-        /// The head-major kernel on [B, N, H·D] queries, keys and values split into copies, merged back.
-        func split(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Tensor {
-            scaledDotProductAttention(queries: q.splittingHeads(heads), keys: k.splittingHeads(heads), values: v.splittingHeads(heads),
-                                      causal: causal, keyPadding: keyPadding).mergingHeads()
-        }
+    /// Random padding that keeps key 0 real (the causal first query sees it).
+    static func padding(batch: Int, keys: Int) -> [[Bool]] {
+        randomPadding(batch: batch, keys: keys, seed: UInt64(keys * 17)).map { [true] + $0.dropFirst() }
     }
 
-    static let selfCases: [PackedCase] = [
-        PackedCase(queries: 5, keys: 5),
-        PackedCase(queries: 6, keys: 6, causal: true, padded: true),
-        PackedCase(batch: 1, heads: 3, queries: 300, keys: 300, depth: 4, causal: true),
-        PackedCase(batch: 1, heads: 2, queries: 530, keys: 530, depth: 2, padded: true),
-    ]
-
-    static let crossCases: [PackedCase] = [
-        PackedCase(queries: 4, keys: 7),
-        PackedCase(queries: 7, keys: 4, padded: true),
-        PackedCase(queries: 3, keys: 8, causal: true, padded: true),
-        PackedCase(batch: 1, heads: 2, queries: 260, keys: 700, depth: 4, causal: true, padded: true),
-    ]
-
     /// Queries, keys and values of a self-attention case side by side in one [B, N, 3·H·D] tensor.
-    static func packed(_ c: PackedCase, seed: UInt64) -> Tensor { randomTensor([c.batch, c.queries, 3 * c.width], seed: seed) }
+    static func packed(_ c: AttentionCase, seed: UInt64) -> Tensor { randomTensor([c.batch, c.queries, 3 * c.width], seed: seed) }
 
     static func sections(_ t: Tensor, count: Int) -> [Tensor] {
         let width = t.shape[2] / count
@@ -52,7 +35,7 @@ import Testing
     }
 
     @Test("packed self-attention equals the head-major kernel, forward and gradient", arguments: selfCases)
-    func selfAttention(_ c: PackedCase) {
+    func selfAttention(_ c: AttentionCase) {
         let input = Self.packed(c, seed: 1)
         let seed = randomTensor([c.batch, c.queries, c.width], seed: 2)
         let actual = valueAndGradient(at: [input]) { (packedSelfAttention($0[0], heads: c.heads, causal: c.causal, keyPadding: c.keyPadding) * seed).sum() }
@@ -69,7 +52,7 @@ import Testing
     }
 
     @Test("packed attention to keys and values equals the head-major kernel, forward and gradients", arguments: crossCases)
-    func crossAttention(_ c: PackedCase) {
+    func crossAttention(_ c: AttentionCase) {
         let inputs = [randomTensor([c.batch, c.queries, c.width], seed: 3), randomTensor([c.batch, c.keys, 2 * c.width], seed: 4)]
         let seed = randomTensor([c.batch, c.queries, c.width], seed: 5)
         let actual = valueAndGradient(at: inputs) {
@@ -86,11 +69,22 @@ import Testing
 
     @Test("packed self- and cross-attention gradients match finite differences")
     func gradientCheck() {
-        let c = PackedCase(queries: 4, keys: 4, causal: true, padded: true)
+        let c = AttentionCase(batch: 2, heads: 2, queries: 4, keys: 4, depth: 3, valueDepth: 3, causal: true, keyPadding: Self.padding(batch: 2, keys: 4))
         expectGradientsMatch([Self.packed(c, seed: 6)], "self") { packedSelfAttention($0[0], heads: c.heads, causal: true, keyPadding: c.keyPadding) }
-        let x = PackedCase(queries: 3, keys: 5, padded: true)
+        let x = AttentionCase(batch: 2, heads: 2, queries: 3, keys: 5, depth: 3, valueDepth: 3, keyPadding: Self.padding(batch: 2, keys: 5))
         expectGradientsMatch([randomTensor([x.batch, x.queries, x.width], seed: 7), randomTensor([x.batch, x.keys, 2 * x.width], seed: 8)], "cross") {
             packedAttention(queries: $0[0], keysAndValues: $0[1], heads: x.heads, keyPadding: x.keyPadding)
         }
+    }
+}
+
+extension AttentionCase {
+    /// Width of the packed rows' queries: H·D.
+    var width: Int { heads * depth }
+
+    /// The head-major kernel on [B, N, H·D] queries, keys and values split into copies, merged back.
+    func split(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Tensor {
+        scaledDotProductAttention(queries: q.splittingHeads(heads), keys: k.splittingHeads(heads), values: v.splittingHeads(heads),
+                                  causal: causal, keyPadding: keyPadding).mergingHeads()
     }
 }
