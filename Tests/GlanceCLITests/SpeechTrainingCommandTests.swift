@@ -47,4 +47,14 @@ import Testing
             #expect(result.status != 0 && result.standardError.contains(needle), "\(result)")
         }
     }
+
+    @Test("bench --model parakeet-ctc reports the real-time factor of a (here shrunken) random Parakeet-CTC recogniser")
+    func parakeetRealTime() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let result = try glance(["bench", "--model", "parakeet-ctc", "--heads", "2", "--head-dim", "8", "--model-depth", "1", "--length", "1",
+                                 "--repeat", "1", "--json"], in: workspace.folder)
+        #expect(result.status == 0 && result.standardOutput.contains("\"audio_seconds_per_cpu_second\"")
+                && result.standardOutput.contains("\"layers\":1"), "\(result)")
+    }
 }
