@@ -38,6 +38,8 @@ struct Transcribe: ParsableCommand {
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one WAV file") }
         if beam < 1 { throw ValidationError("--beam must be at least 1, got \(beam)") }
+        // Every prefix a wider beam keeps is extended by every unit at every frame.
+        if beam > 1024 { throw ValidationError("--beam must be at most 1024, got \(beam)") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
     }
 
