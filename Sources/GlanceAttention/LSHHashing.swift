@@ -31,7 +31,9 @@ public struct LSHBuckets: Sendable, Equatable, CustomStringConvertible {
     /// Hugging Face's choice when `num_buckets` is unset (`LSHSelfAttention._set_num_buckets`):
     /// the power of two at most 2·⌊length / chunkLength⌋ (at least 2 here), split into two
     /// factors when it exceeds 2·max(⌊√(maximumPositions / chunkLength)⌋, chunkLength).
-    public static func huggingFaceDefault(length: Int, chunkLength: Int, maximumPositions: Int) -> LSHBuckets {
+    public static func huggingFaceDefault(length: Int, chunkLength requested: Int, maximumPositions: Int) -> LSHBuckets {
+        // A chunk longer than the sequence gives the same buckets as one of its length.
+        let chunkLength = Swift.min(requested, Swift.max(length, 1))
         let target = Swift.max(2, 2 * (length / Swift.max(chunkLength, 1)))
         let exponent = Int.bitWidth - target.leadingZeroBitCount - 1
         let limit = 2 * Swift.max(Int(Double(maximumPositions / Swift.max(chunkLength, 1)).squareRoot()), chunkLength)

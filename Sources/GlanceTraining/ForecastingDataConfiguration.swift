@@ -21,6 +21,8 @@ public struct ForecastingDataConfiguration: RunDataConfiguration, Sendable {
     public var evaluationWindows: Int? = nil
     /// Sample paths per forecast (quantiles are read from them).
     public var samples = 100
+    /// The most sample paths per forecast (config or `--samples`): each window decodes them together.
+    public static let sampleLimit = 100_000
 
     public static let fields: [String: (any StrictConfigurationSection.Type)?] = Dictionary(
         uniqueKeysWithValues: CodingKeys.allCases.map { ($0.rawValue, nil) })
@@ -58,6 +60,7 @@ public struct ForecastingDataConfiguration: RunDataConfiguration, Sendable {
         for (field, value) in [("validation_steps", validationSteps), ("test_steps", testSteps), ("samples", samples)] where value < 1 {
             throw ConfigurationValueError(field: "data.\(field)", reason: "must be at least 1, got \(value)")
         }
+        if samples > Self.sampleLimit { throw ConfigurationValueError(field: "data.samples", reason: "must be at most \(Self.sampleLimit), got \(samples)") }
         if let evaluationWindows, evaluationWindows < 1 {
             throw ConfigurationValueError(field: "data.eval_windows", reason: "must be at least 1, got \(evaluationWindows)")
         }

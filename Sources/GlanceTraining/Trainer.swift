@@ -128,6 +128,11 @@ public final class Trainer<Task: TrainingTask> {
             if step % settings.evalEvery == 0 || step == settings.steps {
                 validation = validate()
                 report(.validation(step: step, metrics: validation!))
+                // A validation loss that is not a number ends the run before its checkpoint.
+                if let loss = validation?.first(where: { $0.name == "loss" })?.value, !loss.isFinite {
+                    let saved = FileManager.default.fileExists(atPath: checkpointURL.path) ? checkpointURL.path : nil
+                    throw NonFiniteLossError(step: step, loss: Float(loss), checkpoint: saved)
+                }
                 windowStart = Date()
             }
             if step % settings.checkpointEvery == 0 || step == last {

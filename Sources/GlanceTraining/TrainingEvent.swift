@@ -40,7 +40,7 @@ public struct TrainingSummary: Sendable {
     public let processes: Int, communicationSecondsPerStep: Double
 }
 
-/// Training stopped because the loss stopped being a number.
+/// Training stopped because the training or validation loss stopped being a number.
 public struct NonFiniteLossError: Error, CustomStringConvertible {
     public let step: Int
     public let loss: Float

@@ -58,7 +58,7 @@ public struct TranslationDataConfiguration: RunDataConfiguration, Sendable {
             throw ConfigurationValueError(field: "data.label_smoothing", reason: "must be in [0, 1), got \(labelSmoothing)")
         }
         if evaluationSentences < 0 { throw ConfigurationValueError(field: "data.eval_sentences", reason: "must be at least 0, got \(evaluationSentences)") }
-        if beam < 1 { throw ConfigurationValueError(field: "data.beam", reason: "must be at least 1, got \(beam)") }
+        if beam < 1 || beam > 1024 { throw ConfigurationValueError(field: "data.beam", reason: "must be in 1…1024, got \(beam)") }
         if !lengthPenalty.isFinite { throw ConfigurationValueError(field: "data.length_penalty", reason: "must be a finite number") }
     }
 }

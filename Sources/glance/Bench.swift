@@ -72,10 +72,11 @@ struct Bench: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard heads >= 1 else { throw ValidationError("--heads must be at least 1, got \(heads)") }
         guard headDim >= 1 else { throw ValidationError("--head-dim must be at least 1, got \(headDim)") }
-        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
+        guard (1...1000).contains(`repeat`) else { throw ValidationError("--repeat must be in 1…1000, got \(`repeat`)") }
         guard size >= 1 else { throw ValidationError("--size must be at least 1, got \(size)") }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
-        for (value, flag) in [(batch, "--batch"), (heads, "--heads"), (headDim, "--head-dim"), (size, "--size"), (modelDepth ?? 1, "--model-depth")]
+        for (value, flag) in [(batch, "--batch"), (heads, "--heads"), (headDim, "--head-dim"), (size, "--size"), (modelDepth ?? 1, "--model-depth"),
+                              (kernelSize, "--kernel-size")]
         where value > Self.sizeLimit {
             throw ValidationError("\(flag) must be at most \(Self.sizeLimit), got \(value)")
         }

@@ -15,6 +15,9 @@ extension Bench {
         estimate.add("activations and their gradients", [("--batch", batch), ("--length", length + memory)] + dModel
                         + [("--model-depth", depth), ("copies", 24)], bytesPerElement: 4)
         estimate.add("weights and their gradients", dModel + dModel + [("--model-depth", depth), ("copies", 16)], bytesPerElement: 4)
+        if model != nil {
+            estimate.add("convolution kernels", [("--kernel-size", kernelSize)] + dModel + [("copies", 16)], bytesPerElement: 4)
+        }
         if mechanism == "full" || mechanism == "transformer_xl" || model != nil {
             estimate.add("attention scores", [("--batch", batch), ("--heads", heads), ("--length", length), ("--length", length + memory),
                                               ("--model-depth", depth), ("copies", 4)], bytesPerElement: 4)

@@ -30,6 +30,9 @@ struct Forecast: ParsableCommand {
         for (flag, value) in [("--horizon", horizon), ("--samples", samples), ("--windows", windows)] {
             if let value, value < 1 { throw ValidationError("\(flag) must be at least 1, got \(value)") }
         }
+        if let samples, samples > ForecastingDataConfiguration.sampleLimit {
+            throw ValidationError("--samples must be at most \(ForecastingDataConfiguration.sampleLimit), got \(samples)")
+        }
     }
 
     func run() throws {

@@ -47,6 +47,8 @@ struct Transcribe: ParsableCommand {
         if (model == nil) == (config == nil) { throw ValidationError("give either --model (a ParakeetForCTC folder) or --config (a trained speech run)") }
         if output != nil && config == nil { throw ValidationError("--output applies to --config runs only") }
         if beam < 1 { throw ValidationError("--beam must be at least 1, got \(beam)") }
+        // Every prefix a wider beam keeps is extended by every unit at every frame.
+        if beam > 1024 { throw ValidationError("--beam must be at most 1024, got \(beam)") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
     }
 

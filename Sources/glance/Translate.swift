@@ -26,7 +26,7 @@ struct Translate: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        if let beam, beam < 1 { throw ValidationError("--beam must be at least 1, got \(beam)") }
+        if let beam, beam < 1 || beam > 1024 { throw ValidationError("--beam must be in 1…1024, got \(beam)") }
         if greedy && beam != nil && beam != 1 { throw ValidationError("--greedy and --beam \(beam!) contradict each other") }
     }
 
@@ -74,6 +74,9 @@ func loadTranslator(_ configuration: TranslationRunConfiguration, output: String
     let model = try EncoderDecoderModel(configuration: configuration.model, seed: configuration.training.seed)
     let (tensors, _) = try SafeTensors.read(from: checkpoint)
     let parameters = Dictionary(uniqueKeysWithValues: tensors.compactMap { key, value in key.hasPrefix("model.") ? (String(key.dropFirst(6)), value) : nil })
+    if let key = parameters.keys.sorted().first(where: { !parameters[$0]!.scalars.allSatisfy(\.isFinite) }) {
+        throw CommandFailure("checkpoint \(checkpoint.path): 'model.\(key)' holds a value that is not finite")
+    }
     do { try model.update(parameters: parameters) } catch {
         throw CommandFailure("checkpoint \(checkpoint.path) does not fit the model of the configuration: \(error)")
     }

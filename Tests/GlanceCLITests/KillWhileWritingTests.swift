@@ -16,7 +16,7 @@ import Testing
         let url = run.appendingPathComponent("checkpoint.safetensors")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let (tensors, metadata) = try SafeTensors.read(from: url)
-        #expect(!tensors.isEmpty && tensors.values.allSatisfy(\.isAllFinite))
+        #expect(!tensors.isEmpty && tensors.values.allSatisfy { $0.scalars.allSatisfy(\.isFinite) })
         let state = try #require(metadata["glance.training_state"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any])
         return try #require(object["step"] as? Int)

@@ -185,4 +185,19 @@ import Testing
         let batch = copy.next(from: (0..<10).map { LabelledDocument(label: $0 % 2, bytes: [UInt8($0 + 1)]) }, size: 3, length: 2)
         #expect(batch.inputs.shape == [3, 2] && batch.keyPadding.allSatisfy { $0 == [true, false] })
     }
+
+    @Test("a saved batch state that cannot continue does not decode: position past the order, an order that is no permutation, no documents")
+    func shuffledStateValidation() throws {
+        var batches = ShuffledDocumentBatches(documentCount: 4, seed: 7)
+        _ = batches.nextIndices(size: 3)
+        let saved = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(batches)) as? [String: Any])
+        for (key, value) in [("position", 5 as Any), ("position", -1), ("order", [0, 1, 2, 2]), ("order", [0, 1, 2, 7]), ("documentCount", 0),
+                             ("epoch", -1)] {
+            var tampered = saved
+            tampered[key] = value
+            let data = try JSONSerialization.data(withJSONObject: tampered)
+            #expect(throws: DecodingError.self, "\(key) \(value)") { try JSONDecoder().decode(ShuffledDocumentBatches.self, from: data) }
+        }
+        #expect(try JSONDecoder().decode(ShuffledDocumentBatches.self, from: JSONSerialization.data(withJSONObject: saved)) == batches)
+    }
 }

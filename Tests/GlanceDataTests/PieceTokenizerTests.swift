@@ -59,6 +59,7 @@ import Testing
         try expectError("model.type", tokenizer: #"{"model": {"type": "Mystery", "vocab": []}}"#)
         try expectError("model.vocab", tokenizer: #"{"model": {"type": "Unigram", "vocab": {"a": 0}}}"#)
         try expectError("model.vocab[\"a\"]", tokenizer: #"{"model": {"type": "BPE", "vocab": {"a": -1}}}"#)
+        try expectError("model.vocab[\"a\"]", tokenizer: #"{"model": {"type": "BPE", "vocab": {"a": 100000000000000}}}"#)
         try expectError("added_tokens[0]", tokenizer: #"{"model": {"type": "BPE", "vocab": {}}, "added_tokens": [{"id": "x"}]}"#)
         try expectError("decoder.decoders[1].type", tokenizer: #"{"model": {"type": "BPE", "vocab": {}}, "decoder": {"type": "Sequence", "decoders": [{"type": "Fuse"}, {"type": "ByteLevel"}]}}"#)
         try expectError("pad_token", file: "tokenizer_config.json", tokenizer: bpe, configuration: #"{"pad_token": "<blank>"}"#)

@@ -12,10 +12,11 @@ import Testing
         let folder = try makeTemporaryFolder("glance-series-fuzz")
         defer { remove(folder) }
         let url = folder.appendingPathComponent("series.csv")
-        let seed = "timestamp,key,load,temperature,holiday\n" + (0..<12).map { i in
-            String(format: "2024-02-28 %02d:%02d:00,%@,%d,%.1f,%@\n", i / 2, i % 2 * 30, i % 2 == 0 ? "a" : "\"b,c\"", 100 + i, 20.5 - Double(i) / 10,
-                   i % 3 == 0 ? "TRUE" : "FALSE")
-        }.joined()
+        var seed = "timestamp,key,load,temperature,holiday\n"
+        for i in 0..<12 {
+            let key = i % 2 == 0 ? "a" : "\"b,c\"", holiday = i % 3 == 0 ? "TRUE" : "FALSE", temperature = 20.5 - Double(i) / 10
+            seed += "2024-02-28 \(10 + i / 2):\(i % 2 == 0 ? "00" : "30"):00,\(key),\(100 + i),\(temperature),\(holiday)\n"
+        }
         let mutator = Mutator(fragments: Mutator.structuralFragments + ["2024-02-29", "9999-12-31 23:59:59", "0000-01-01", "T", "Z", ":60", "\"\""])
         var tally = FuzzTally()
         for index in 0..<3_000 {

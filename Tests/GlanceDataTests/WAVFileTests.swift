@@ -28,6 +28,13 @@ func integerSamples(_ values: [Int], width: Int) -> [UInt8] {
 }
 
 @Suite struct WAVFileTests {
+    @Test("a sample rate whose ratio to the target is beyond libsamplerate's 1/256…256 is an error, not an allocation")
+    func resamplingRatioLimits() {
+        for rate in [1, 40, 16000 * 257] {
+            #expect(throws: AudioFileError.self, "\(rate) Hz") { try Resampler.resample(MonoAudio(samples: [0, 0.5, -0.5], sampleRate: rate), to: 16000) }
+        }
+    }
+
     @Test func readsEveryIntegerWidth() throws {
         let cases: [(bits: Int, data: [UInt8], expected: [Float])] = [
             (8, [0, 128, 255, 192], [-1, 0, 127.0 / 128, 0.5]),

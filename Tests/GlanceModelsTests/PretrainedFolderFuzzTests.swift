@@ -44,6 +44,26 @@ import Testing
         return tally
     }
 
+    @Test("a config.json whose sizes cannot fit in memory is refused before allocating, naming the field")
+    func oversizedConfigurations() throws {
+        let cases: [(fixture: String, field: String, load: (URL) throws -> Void)] = [
+            ("transfo_xl_model", "d_embed", { _ = try TransfoXLLanguageModel.load(folder: $0) }),
+            ("reformer_model", "vocab_size", { _ = try ReformerLanguageModel.load(folder: $0) }),
+            ("longformer_model", "hidden_size", { _ = try LongformerEncoder.load(folder: $0) })]
+        for (fixture, field, load) in cases {
+            let folder = try Self.copy([fixture])
+            defer { remove(folder) }
+            let url = folder.appendingPathComponent("config.json")
+            var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            object[field] = 1 << 40
+            try JSONSerialization.data(withJSONObject: object).write(to: url)
+            #expect(performing: { try load(folder) }, throws: { error in
+                guard case let .invalid(_, failing, reason) = error as? PretrainedCheckpointError else { return false }
+                return failing == field && reason.contains("too large")
+            })
+        }
+    }
+
     @Test(.timeLimit(.minutes(2))) func mutatedParakeetFoldersLoadOrThrow() throws {
         let tally = try Self.fuzz(["parakeet_ctc", "parakeet_ctc_processor"], files: ["config.json", "processor_config.json", "tokenizer.json",
                                                                                       "tokenizer_config.json"], cases: 600, seed: 51_000) {

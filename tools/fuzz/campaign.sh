@@ -11,14 +11,17 @@
 #
 #   tools/fuzz/campaign.sh [--binary .build/release/glance] [--runs 1100] [--jobs 2]
 #                          [--seed 1] [--timeout 30] [--memory-kib 4194304] [--out fuzz-campaign]
+#                          [--minutes M]
 #
-# --runs is per category. Needs the release binary (swift build -c release) and swiftc (it
-# builds its mutator from Tests/GlanceTestSupport/Mutation.swift); no Python.
+# --runs is per category; the categories take turns, so that --minutes (stop starting runs
+# after M minutes, then summarize) leaves every category with about as many runs. Needs the
+# release binary (swift build -c release) and swiftc (it builds its mutator from
+# Tests/GlanceTestSupport/Mutation.swift); no Python.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 binary=$root/.build/release/glance
-runs=1100 jobs=2 seed=1 limit=30 memory=4194304 out=$PWD/fuzz-campaign
+runs=1100 jobs=2 seed=1 limit=30 memory=4194304 out=$PWD/fuzz-campaign minutes=0
 while (($#)); do
     case $1 in
         --binary) binary=$(realpath "$2"); shift ;;
@@ -28,7 +31,8 @@ while (($#)); do
         --timeout) limit=$2; shift ;;
         --memory-kib) memory=$2; shift ;;
         --out) out=$(realpath -m "$2"); shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --minutes) minutes=$2; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "campaign.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -250,8 +254,10 @@ case_corpora() {
 # ---- The campaign --------------------------------------------------------------------------
 printf 'category\tindex\toutcome\texit\tseconds\tcommand\n' > "$out/results.tsv"
 echo "running $((5 * runs)) cases ($jobs at a time, ${limit} s and $((memory / 1024)) MiB each)"
-for category in checkpoints configs huggingface flags corpora; do
-    for ((i = 0; i < runs; i++)); do
+started=$SECONDS
+for ((i = 0; i < runs; i++)); do
+    ((minutes > 0 && SECONDS - started >= 60 * minutes)) && { echo "stopping after $minutes minutes ($i rounds)"; break; }
+    for category in checkpoints configs huggingface flags corpora; do
         while (($(jobs -rp | wc -l) >= jobs)); do wait -n; done
         dir=$out/cases/$category-$i
         mkdir -p "$dir"

@@ -90,8 +90,8 @@ public struct ForecasterConfiguration: StrictConfigurationSection, Equatable, Se
     /// Checks every field, the attention's options included (whether it serves a causal decoder
     /// is checked when the model builds its layers).
     public func validate() throws {
-        for (field, value) in [("context", context), ("horizon", horizon)] where value < 1 {
-            throw ConfigurationValueError(field: "model.\(field)", reason: "must be at least 1, got \(value)")
+        for (field, value) in [("context", context), ("horizon", horizon)] where value < 1 || value > 1 << 24 {
+            throw ConfigurationValueError(field: "model.\(field)", reason: "must be in 1…\(1 << 24), got \(value)")
         }
         if Set(calendar).count != calendar.count { throw ConfigurationValueError(field: "model.calendar", reason: "names a feature twice: \(calendar.map(\.rawValue))") }
         try blockShape.validate()

@@ -142,7 +142,8 @@ public struct TranslationConfiguration: StrictConfigurationSection, Equatable, S
 
     /// Refuses sizes whose products overflow or whose tables cannot be allocated.
     private func checkSizes() throws {
-        for (field, value) in [("vocab_size", vocabularySize), ("max_length", maximumLength), ("d_model", modelDimensions), ("ffn_dim", feedForwardDimensions)]
+        for (field, value) in [("vocab_size", vocabularySize), ("max_length", maximumLength), ("d_model", modelDimensions), ("ffn_dim", feedForwardDimensions),
+                               ("encoder_layers", encoderLayers), ("decoder_layers", decoderLayers), ("heads", heads)]
         where value > 1 << 24 {
             throw ConfigurationValueError(field: "model.\(field)", reason: "must be at most \(1 << 24), got \(value)")
         }
