@@ -58,6 +58,7 @@ struct Bench: ParsableCommand {
     var model: String?
     @Option(name: .customLong("kernel-size"), help: "--model conformer: the depthwise convolution's kernel (odd); --model lsra: the convolution's kernel unless --option kernel_size gives it.") var kernelSize = 31
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup(title: "Suite") var suite: SuiteOptions
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -187,6 +188,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        if suite.suite { return try runSuite() }
         if model == "conformer" { return try runConformerBlock() }
         if model == "lsra" { return try runLongShortRangeLayer() }
         if gemm { return try runGemm() }
