@@ -53,7 +53,7 @@ struct Advise: ParsableCommand {
         for (rank, choice) in ranking.enumerated() {
             let memoryText = choice.peakResidentBytes.map { Advisor.bytes($0) } ?? "–"
             let errorText = choice.relativeError.map { String(format: "%.3g", $0) } ?? "–"
-            let columns = [padded("\(rank + 1).", 3), padded(choice.mechanism, 16), padded(String(format: "%.1f ms", choice.milliseconds), 14, right: true),
+            let columns = ["\(rank + 1). " + padded(choice.mechanism, 16), padded(String(format: "%.1f ms", choice.milliseconds), 14, right: true),
                            padded(memoryText, 11, right: true), "error " + padded(errorText, 6), choice.notes.joined(separator: "; ")]
             print(columns.joined(separator: "  "))
         }

@@ -61,7 +61,9 @@ import Testing
         let deadline = Date().addingTimeInterval(60)
         var measured = 0
         while Date() < deadline && process.isRunning {
-            measured = ((try? resultsObject(results))?["measurements"] as? [Any])?.count ?? 0
+            let files = (try? FileManager.default.contentsOfDirectory(at: results, includingPropertiesForKeys: nil)) ?? []
+            let object = files.first { $0.pathExtension == "json" }.flatMap { try? JSONSerialization.jsonObject(with: Data(contentsOf: $0)) as? [String: Any] }
+            measured = (object?["measurements"] as? [Any])?.count ?? 0
             if measured >= 3 { break }
             usleep(20_000)
         }
