@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "GlanceData", targets: ["GlanceData"]),
         .library(name: "GlanceModels", targets: ["GlanceModels"]),
         .library(name: "GlanceTraining", targets: ["GlanceTraining"]),
+        .library(name: "GlanceReport", targets: ["GlanceReport"]),
         .executable(name: "glance", targets: ["glance"]),
     ],
     // `swift build --traits MPI`: data-parallel `glance train` / `classify` under mpirun (needs Open MPI, pkg-config ompi-c).
@@ -41,12 +42,14 @@ let package = Package(
         .target(name: "GlanceData", dependencies: ["GlanceCore", "CKissFFT", "CSampleRate"]),
         .target(name: "GlanceModels", dependencies: ["GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData"]),
         .target(name: "GlanceTraining", dependencies: ["GlanceCore", "GlanceNN", "GlanceData", "GlanceModels"]),
+        // Benchmark results files, the report's SVG charts and the advisor.
+        .target(name: "GlanceReport", dependencies: ["GlanceData"]),
         // Empty unless the MPI trait is on.
         .target(name: "GlanceDistributed", dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"])), "GlanceTraining"]),
         .executableTarget(
             name: "glance",
             dependencies: [
-                "GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData", "GlanceModels", "GlanceTraining",
+                "GlanceCore", "GlanceNN", "GlanceAttention", "GlanceData", "GlanceModels", "GlanceTraining", "GlanceReport",
                 .target(name: "GlanceDistributed", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -58,6 +61,7 @@ let package = Package(
         .testTarget(name: "GlanceDataTests", dependencies: ["GlanceData", "GlanceTestSupport"]),
         .testTarget(name: "GlanceModelsTests", dependencies: ["GlanceModels", "GlanceTraining", "GlanceTestSupport"]),
         .testTarget(name: "GlanceTrainingTests", dependencies: ["GlanceTraining", "GlanceTestSupport"]),
+        .testTarget(name: "GlanceReportTests", dependencies: ["GlanceReport", "GlanceTestSupport"]),
         .testTarget(name: "GlanceCLITests", dependencies: ["glance", "GlanceTestSupport"]),
     ]
 )

@@ -101,7 +101,13 @@ public final class Trainer<Task: TrainingTask> {
     /// end, checkpoints every `checkpoint_every` steps and at the last step taken, and at the
     /// end reports the task's final figures. `stopAfter` ends early (for tests of resuming).
     /// In a group, only rank 0 reports, validates, checkpoints and finishes the run.
-    public func run(stopAfter: Int? = nil, report: (TrainingEvent) -> Void) throws {
+    /// Rank 0 also appends the progress and validation events to ``TrainingMetricsLog``.
+    public func run(stopAfter: Int? = nil, report deliver: (TrainingEvent) -> Void) throws {
+        let metrics = try group.rank == 0 ? TrainingMetricsLog(folder: output, resumingAt: step) : nil
+        func report(_ event: TrainingEvent) {
+            metrics?.record(event)
+            deliver(event)
+        }
         let tokensPerStep = Double(task.tokens(batchSize: settings.batchSize))
         let started = Date()
         var windowStart = Date(), windowSteps = 0

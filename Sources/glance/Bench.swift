@@ -67,6 +67,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("output"), help: "--model translate: the run folder, when training overrode the config's output.")
     var translationOutput: String?
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup(title: "Suite") var suite: SuiteOptions
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -202,6 +203,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        if suite.suite { return try runSuite() }
         if model == "conformer" { return try runConformerBlock() }
         if model == "lsra" { return try runLongShortRangeLayer() }
         if model == "parakeet-ctc" { return try runParakeetRealTime() }

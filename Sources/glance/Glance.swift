@@ -9,7 +9,7 @@ struct Glance: ParsableCommand {
         abstract: "Train, run and measure efficient Transformers on the CPU.",
         version: glanceVersion,
         subcommands: [Train.self, Classify.self, Evaluate.self, Generate.self, Translate.self, Forecast.self, Transcribe.self, Run.self, Bench.self,
-                      Mechanisms.self, DataCommand.self]
+                      Mechanisms.self, DataCommand.self, Report.self, Advise.self]
     )
 }
 

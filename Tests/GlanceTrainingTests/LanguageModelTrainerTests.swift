@@ -284,7 +284,9 @@ import Testing
         #expect(error.description.contains("step \(error.step)") && error.description.contains(trainer.checkpointURL.path))
         // The checkpoint on disk is the one written after the last good step, untouched.
         #expect(try Data(contentsOf: trainer.checkpointURL) == last.bytes)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: trainer.checkpointURL.deletingLastPathComponent().path) == ["checkpoint.safetensors"])
+        // Besides it only the run's metrics: no temporary checkpoint left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: trainer.checkpointURL.deletingLastPathComponent().path).sorted()
+                == ["checkpoint.safetensors", TrainingMetricsLog.fileName])
     }
 
     @Test("a non-finite loss before any checkpoint says so")
