@@ -2,17 +2,18 @@ import Foundation
 import GlanceCore
 import GlanceData
 import GlanceModels
+import GlanceNN
 import GlanceTestSupport
 import Testing
 
 /// Seeded mutation fuzzing of Hugging Face model folders: config.json of each model type
 /// (Parakeet CTC with its processor and tokenizer files, Transfo-XL, Reformer, Longformer)
 /// mutated beside the fixture's weights. Every folder either loads or throws an error that
-/// names the file; a trap fails the run.
+/// names the file (weights that do not fit the mutated config: CheckpointError); a trap fails the run.
 @Suite struct PretrainedFolderFuzzTests {
     static func isFolderError(_ error: any Error) -> Bool {
         error is PretrainedCheckpointError || error is ParakeetFolderError || error is LogMelConfigurationError
-            || error is PieceTokenizerError || error is SafeTensorsError
+            || error is PieceTokenizerError || error is SafeTensorsError || error is CheckpointError
     }
 
     /// A copy of the fixture folders `sources` in a new temporary folder.

@@ -7,21 +7,24 @@
 #   wrong    exit 0 but NaN/inf, "bpc 0.0000" or similar in the output
 #   unclear  exit ≠ 0 without an "Error:" line
 # It writes OUT/results.tsv (one line per run), OUT/summary.txt (counts per category and
-# outcome) and keeps the inputs of every crash, hang, wrong and unclear run under OUT/findings.
+# outcome) and keeps every crash, hang, wrong and unclear run under OUT/findings (its inputs as
+# they were before the run in input/).
 #
 #   tools/fuzz/campaign.sh [--binary .build/release/glance] [--runs 1100] [--jobs 2]
 #                          [--seed 1] [--timeout 30] [--memory-kib 4194304] [--out fuzz-campaign]
 #                          [--minutes M]
+#   tools/fuzz/campaign.sh --replay OLD/findings [--binary …] [--out DIR]
 #
 # --runs is per category; the categories take turns, so that --minutes (stop starting runs
 # after M minutes, then summarize) leaves every category with about as many runs. Needs the
 # release binary (swift build -c release) and swiftc (it builds its mutator from
-# Tests/GlanceTestSupport/Mutation.swift); no Python.
+# Tests/GlanceTestSupport/Mutation.swift); no Python. --replay runs the kept inputs of an
+# earlier campaign again (e.g. with a fixed binary; OLD/base must still exist) and summarizes.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 binary=$root/.build/release/glance
-runs=1100 jobs=2 seed=1 limit=30 memory=4194304 out=$PWD/fuzz-campaign minutes=0
+runs=1100 jobs=2 seed=1 limit=30 memory=4194304 out=$PWD/fuzz-campaign minutes=0 replay=""
 while (($#)); do
     case $1 in
         --binary) binary=$(realpath "$2"); shift ;;
@@ -32,7 +35,8 @@ while (($#)); do
         --memory-kib) memory=$2; shift ;;
         --out) out=$(realpath -m "$2"); shift ;;
         --minutes) minutes=$2; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --replay) replay=$(realpath "$2"); shift ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "campaign.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -43,66 +47,68 @@ rm -rf "$out"; mkdir -p "$out/bin" "$out/base" "$out/cases" "$out/findings"
 base=$out/base
 export GLANCE_THREADS=1 SWIFT_BACKTRACE=enable=no
 
-echo "building the mutator"
-swiftc -O -module-name GlanceMutate "$root/Tests/GlanceTestSupport/Mutation.swift" "$root/tools/fuzz/mutate/main.swift" \
-    -o "$out/bin/mutate" || exit 1
-mutate=$out/bin/mutate
+prepare() {
+    echo "building the mutator"
+    swiftc -O -module-name GlanceMutate "$root/Tests/GlanceTestSupport/Mutation.swift" "$root/tools/fuzz/mutate/main.swift" \
+        -o "$out/bin/mutate" || exit 1
+    mutate=$out/bin/mutate
 
-# ---- The valid inputs the mutations start from ------------------------------------------
-echo "preparing valid inputs in $base"
-cd "$base"
-mkdir -p corpus classes bitext
-cat "$root"/README.md "$root"/docs/*.md "$root"/configs/README.md | LC_ALL=C tr -cd '\11\12\40-\176' | head -c 24000 > text.txt
-head -c 16000 text.txt > corpus/train.txt; tail -c +16001 text.txt | head -c 4000 > corpus/valid.txt; tail -c +20001 text.txt > corpus/test.txt
-printf 'lower\nupper\n' > classes/classes.txt
-for split in train:48 valid:8 test:8; do
-    for ((i = 0; i < ${split#*:}; i++)); do
-        if ((i % 2)); then printf 'upper\tSOME UPPER CASE WORDS %d\n' $i; else printf 'lower\tsome lower case words %d\n' $i; fi
-    done > "classes/${split%:*}.tsv"
-done
-words_en=(the house is red a dog sees big cat small tree green)
-words_es=(la casa es roja un perro ve grande gato pequeño árbol verde)
-for split in train:40 valid:4 test:4; do
-    : > "bitext/${split%:*}.en"; : > "bitext/${split%:*}.es"
-    for ((i = 0; i < ${split#*:}; i++)); do
-        en="" es=""
-        for ((w = 0; w <= i % 4; w++)); do k=$(((i * 7 + w * 5) % 12)); en+="${words_en[k]} "; es+="${words_es[k]} "; done
-        echo "${en% }" >> "bitext/${split%:*}.en"; echo "${es% }." >> "bitext/${split%:*}.es"
+    # ---- The valid inputs the mutations start from ------------------------------------------
+    echo "preparing valid inputs in $base"
+    cd "$base"
+    mkdir -p corpus classes bitext
+    cat "$root"/README.md "$root"/docs/*.md "$root"/configs/README.md | LC_ALL=C tr -cd '\11\12\40-\176' | head -c 24000 > text.txt
+    head -c 16000 text.txt > corpus/train.txt; tail -c +16001 text.txt | head -c 4000 > corpus/valid.txt; tail -c +20001 text.txt > corpus/test.txt
+    printf 'lower\nupper\n' > classes/classes.txt
+    for split in train:48 valid:8 test:8; do
+        for ((i = 0; i < ${split#*:}; i++)); do
+            if ((i % 2)); then printf 'upper\tSOME UPPER CASE WORDS %d\n' $i; else printf 'lower\tsome lower case words %d\n' $i; fi
+        done > "classes/${split%:*}.tsv"
     done
-done
-{
-    echo "timestamp,load,temperature"
-    for ((i = 0; i < 320; i++)); do
-        printf '2024-%02d-%02d %02d:00,%d.%02d,%d.5\n' $((1 + i / 24 / 31)) $((1 + i / 24 % 31)) $((i % 24)) $((100 + (i * 37) % 30)) $((i % 100)) $((10 + i % 9))
+    words_en=(the house is red a dog sees big cat small tree green)
+    words_es=(la casa es roja un perro ve grande gato pequeño árbol verde)
+    for split in train:40 valid:4 test:4; do
+        : > "bitext/${split%:*}.en"; : > "bitext/${split%:*}.es"
+        for ((i = 0; i < ${split#*:}; i++)); do
+            en="" es=""
+            for ((w = 0; w <= i % 4; w++)); do k=$(((i * 7 + w * 5) % 12)); en+="${words_en[k]} "; es+="${words_es[k]} "; done
+            echo "${en% }" >> "bitext/${split%:*}.en"; echo "${es% }." >> "bitext/${split%:*}.es"
+        done
     done
-} > series.csv
-training='"training": {"batch_size": 4, "steps": 4, "learning_rate": 0.003, "warmup_steps": 1, "log_every": 1, "eval_every": 4, "eval_windows": 4, "checkpoint_every": 2, "seed": 5}'
-lm_model='"context": 16, "layers": 1, "d_model": 16, "heads": 2, "ffn_multiplier": 2, "dropout": 0.1'
-declare -A attention=(
-    [full]='"full"' [performer]='{"type": "performer", "features": 8, "redraw_every": 3}'
-    [logsparse]='{"type": "logsparse", "window": 2, "qk_kernel": 2, "subsequence": 8}'
-    [longformer]='{"type": "longformer", "window": [4], "dilation": 1}'
-    [reformer]='{"type": "reformer", "chunk_length": 4, "buckets": [2, 2], "hashes": 2}'
-    [xl]='{"type": "transformer_xl", "mem_len": 8}, "positions": "none"'
-    [lsra]='{"type": "lsra", "convolution": "lightweight", "kernel_size": [3], "attention_dimensions": 8}'
-    [span]='{"type": "adaptive_span", "span": 8, "ramp": 2}')
-lm_configs=()
-for name in "${!attention[@]}"; do
-    echo "{\"model\": {$lm_model, \"attention\": ${attention[$name]}}, $training, \"data\": {\"corpus\": \"$base/corpus\"}, \"output\": \"$base/run-$name\"}" > "lm-$name.json"
-    lm_configs+=("lm-$name.json")
-done
-echo "{\"model\": {\"context\": 32, \"layers\": 1, \"d_model\": 16, \"heads\": 2, \"ffn_multiplier\": 2, \"attention\": {\"type\": \"linformer\", \"k\": 8, \"sharing\": \"layerwise\"}}, $training, \"data\": {\"corpus\": \"$base/classes\"}, \"output\": \"$base/run-classify\"}" > classify.json
-echo "{\"model\": {\"vocab_size\": 300, \"max_length\": 24, \"encoder_layers\": 1, \"decoder_layers\": 1, \"d_model\": 16, \"heads\": 2, \"ffn_dim\": 32, \"dropout\": 0.1, \"block\": \"pre-ln\"}, $training, \"data\": {\"bitext\": \"$base/bitext\", \"eval_sentences\": 2, \"beam\": 2}, \"output\": \"$base/run-translate\"}" > translate.json
-echo "{\"model\": {\"layers\": 1, \"d_model\": 8, \"heads\": 2, \"dropout\": 0, \"context\": 24, \"horizon\": 6, \"attention\": {\"type\": \"logsparse\", \"qk_kernel\": 3}}, $training, \"data\": {\"file\": \"$base/series.csv\", \"targets\": [\"load\"], \"covariates\": [\"temperature\"], \"validation_steps\": 24, \"test_steps\": 24, \"eval_windows\": 2, \"samples\": 8}, \"output\": \"$base/run-forecast\"}" > forecast.json
-for config in "${lm_configs[@]}" translate.json forecast.json; do
-    "$binary" train --config "$config" > /dev/null || { echo "campaign.sh: the valid config $config does not train" >&2; exit 1; }
-done
-"$binary" classify --config classify.json > /dev/null || { echo "campaign.sh: the valid classifier config does not train" >&2; exit 1; }
-mkdir -p parakeet
-cp "$fixtures"/parakeet_ctc/* "$fixtures"/parakeet_ctc_processor/* parakeet/
-for model in transfo_xl_model reformer_model longformer_model; do cp -r "$fixtures/$model" .; done
-cp "$fixtures"/speech_*.wav .
-"$binary" run --model transfo_xl_model --input-ids "1,2,3,4" --output mems.safetensors > /dev/null || exit 1
+    {
+        echo "timestamp,load,temperature"
+        for ((i = 0; i < 320; i++)); do
+            printf '2024-%02d-%02d %02d:00,%d.%02d,%d.5\n' $((1 + i / 24 / 31)) $((1 + i / 24 % 31)) $((i % 24)) $((100 + (i * 37) % 30)) $((i % 100)) $((10 + i % 9))
+        done
+    } > series.csv
+    training='"training": {"batch_size": 4, "steps": 4, "learning_rate": 0.003, "warmup_steps": 1, "log_every": 1, "eval_every": 4, "eval_windows": 4, "checkpoint_every": 2, "seed": 5}'
+    lm_model='"context": 16, "layers": 1, "d_model": 16, "heads": 2, "ffn_multiplier": 2, "dropout": 0.1'
+    declare -A attention=(
+        [full]='"full"' [performer]='{"type": "performer", "features": 8, "redraw_every": 3}'
+        [logsparse]='{"type": "logsparse", "window": 2, "qk_kernel": 2, "subsequence": 8}'
+        [longformer]='{"type": "longformer", "window": [4], "dilation": 1}'
+        [reformer]='{"type": "reformer", "chunk_length": 4, "buckets": [2, 2], "hashes": 2}'
+        [xl]='{"type": "transformer_xl", "mem_len": 8}, "positions": "none"'
+        [lsra]='{"type": "lsra", "convolution": "lightweight", "kernel_size": [3], "attention_dimensions": 8}'
+        [span]='{"type": "adaptive_span", "span": 8, "ramp": 2}')
+    lm_configs=()
+    for name in "${!attention[@]}"; do
+        echo "{\"model\": {$lm_model, \"attention\": ${attention[$name]}}, $training, \"data\": {\"corpus\": \"$base/corpus\"}, \"output\": \"$base/run-$name\"}" > "lm-$name.json"
+        lm_configs+=("lm-$name.json")
+    done
+    echo "{\"model\": {\"context\": 32, \"layers\": 1, \"d_model\": 16, \"heads\": 2, \"ffn_multiplier\": 2, \"attention\": {\"type\": \"linformer\", \"k\": 8, \"sharing\": \"layerwise\"}}, $training, \"data\": {\"corpus\": \"$base/classes\"}, \"output\": \"$base/run-classify\"}" > classify.json
+    echo "{\"model\": {\"vocab_size\": 300, \"max_length\": 24, \"encoder_layers\": 1, \"decoder_layers\": 1, \"d_model\": 16, \"heads\": 2, \"ffn_dim\": 32, \"dropout\": 0.1, \"block\": \"pre-ln\"}, $training, \"data\": {\"bitext\": \"$base/bitext\", \"eval_sentences\": 2, \"beam\": 2}, \"output\": \"$base/run-translate\"}" > translate.json
+    echo "{\"model\": {\"layers\": 1, \"d_model\": 8, \"heads\": 2, \"dropout\": 0, \"context\": 24, \"horizon\": 6, \"attention\": {\"type\": \"logsparse\", \"qk_kernel\": 3}}, $training, \"data\": {\"file\": \"$base/series.csv\", \"targets\": [\"load\"], \"covariates\": [\"temperature\"], \"validation_steps\": 24, \"test_steps\": 24, \"eval_windows\": 2, \"samples\": 8}, \"output\": \"$base/run-forecast\"}" > forecast.json
+    for config in "${lm_configs[@]}" translate.json forecast.json; do
+        "$binary" train --config "$config" > /dev/null || { echo "campaign.sh: the valid config $config does not train" >&2; exit 1; }
+    done
+    "$binary" classify --config classify.json > /dev/null || { echo "campaign.sh: the valid classifier config does not train" >&2; exit 1; }
+    mkdir -p parakeet
+    cp "$fixtures"/parakeet_ctc/* "$fixtures"/parakeet_ctc_processor/* parakeet/
+    for model in transfo_xl_model reformer_model longformer_model; do cp -r "$fixtures/$model" .; done
+    cp "$fixtures"/speech_*.wav .
+    "$binary" run --model transfo_xl_model --input-ids "1,2,3,4" --output mems.safetensors > /dev/null || exit 1
+}
 
 # ---- One case ----------------------------------------------------------------------------
 # run_case CATEGORY INDEX DIR ARGUMENT...: runs glance in DIR with the limits and records the outcome.
@@ -110,6 +116,7 @@ run_case() {
     local category=$1 index=$2 dir=$3; shift 3
     local started=$SECONDS rc outcome
     printf '%q ' glance "$@" > "$dir/command"
+    cp -r "$dir" "$dir.input"  # the inputs as they were, for --replay
     (cd "$dir" && ulimit -v "$memory" && exec timeout -k 5 "$limit" "$binary" "$@") > "$dir/stdout" 2> "$dir/stderr" < "${stdin:-/dev/null}"
     rc=$?
     if ((rc == 124 || rc == 137)); then outcome=hang
@@ -121,7 +128,8 @@ run_case() {
     else outcome=unclear
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$category" "$index" "$outcome" "$rc" $((SECONDS - started)) "$(cat "$dir/command")" >> "$out/results.tsv"
-    if [[ $outcome == success || $outcome == error ]]; then rm -rf "$dir"; else mv "$dir" "$out/findings/$outcome-$category-$index"; fi
+    if [[ $outcome == success || $outcome == error ]]; then rm -rf "$dir" "$dir.input"
+    else mv "$dir" "$out/findings/$outcome-$category-$index"; mv "$dir.input" "$out/findings/$outcome-$category-$index/input"; fi
 }
 
 # mutated SOURCE TARGET SEED: TARGET is SOURCE after 1–3 mutations.
@@ -253,6 +261,21 @@ case_corpora() {
 
 # ---- The campaign --------------------------------------------------------------------------
 printf 'category\tindex\toutcome\texit\tseconds\tcommand\n' > "$out/results.tsv"
+if [[ -n $replay ]]; then
+    index=0
+    for finding in "$replay"/*/; do
+        dir=$out/cases/replay-$index
+        if [[ -d $finding/input ]]; then cp -r "$finding/input" "$dir"; else cp -r "$finding" "$dir"; fi
+        eval "arguments=($(cat "$dir/command"))"
+        category=$(basename "$finding"); category=${category#*-}; category=${category%-*}
+        input=/dev/null; [[ -f $dir/input.txt ]] && input=$dir/input.txt
+        stdin=$input run_case "$category" "$index" "$dir" "${arguments[@]:1}"
+        index=$((index + 1))
+    done
+    runs=0
+else
+    prepare
+fi
 echo "running $((5 * runs)) cases ($jobs at a time, ${limit} s and $((memory / 1024)) MiB each)"
 started=$SECONDS
 for ((i = 0; i < runs; i++)); do

@@ -29,6 +29,10 @@ extension ReformerModelConfiguration {
         estimate.add("attention projections", [layers, hidden, ("num_attention_heads", heads), ("attention_head_size", attentionHeadSize)],
                      bytesPerElement: 4 * bytes)
         estimate.add("feed-forward layers", [layers, hidden, ("feed_forward_size", feedForwardSize)], bytesPerElement: 2 * bytes)
+        // LSH: rotations for at most one bucket per position, and every hash round's sorted copy of the sequence.
+        estimate.add("LSH rotations", [layers, ("num_attention_heads", heads), ("attention_head_size", attentionHeadSize), ("num_hashes", hashes),
+                                       ("max_position_embeddings", maximumPositions)], bytesPerElement: bytes)
+        estimate.add("LSH hash rounds", [("num_hashes", hashes), ("max_position_embeddings", maximumPositions), hidden], bytesPerElement: 4 * bytes)
         return estimate
     }
 }
