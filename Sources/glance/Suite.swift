@@ -51,7 +51,7 @@ extension Bench {
                     try results.write(to: file)
                     continue
                 }
-                let reference = SuiteReference.all[mechanism].flatMap { $0.onlyCausal && !workload.causal ? nil : $0 }
+                let reference = SuiteReference.all[mechanism].flatMap { $0.serves(workload) ? $0 : nil }
                 if reference != nil, pythons[mechanism] ?? pythons[""] != nil { series[.reference] = [] }
                 for (index, n) in lengths.enumerated() {
                     let order: [Implementation] = index % 2 == 0 ? [.glance, .reference] : [.reference, .glance]

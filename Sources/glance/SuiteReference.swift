@@ -8,19 +8,33 @@ struct SuiteReference {
     /// Whether the script takes `--mechanism NAME` (bench_attention.py serves several).
     let takesMechanism: Bool
     let flags: [String: String]
-    /// The script times causal attention only (no bidirectional workloads).
-    let onlyCausal: Bool
+    /// Which workloads the script can time.
+    let directions: Directions
+
+    /// Causal and bidirectional attention, or only one of them.
+    enum Directions { case both, causalOnly, bidirectionalOnly }
+
+    /// Whether the script can time `workload` (Hugging Face's Longformer layer has no causal
+    /// mode; Transformer-XL's relative attention is causal only).
+    func serves(_ workload: Workload) -> Bool {
+        switch directions {
+        case .both: return true
+        case .causalOnly: return workload.causal
+        case .bidirectionalOnly: return !workload.causal
+        }
+    }
 
     static let all: [String: SuiteReference] = [
-        "full": .init(script: "bench_attention.py", takesMechanism: true, flags: [:], onlyCausal: false),
-        "linformer": .init(script: "bench_attention.py", takesMechanism: true, flags: ["k": "--k", "sharing": "--sharing"], onlyCausal: false),
-        "performer": .init(script: "bench_attention.py", takesMechanism: true, flags: ["features": "--features", "kernel": "--kernel"], onlyCausal: false),
+        "full": .init(script: "bench_attention.py", takesMechanism: true, flags: [:], directions: .both),
+        "linformer": .init(script: "bench_attention.py", takesMechanism: true, flags: ["k": "--k", "sharing": "--sharing"], directions: .both),
+        "performer": .init(script: "bench_attention.py", takesMechanism: true, flags: ["features": "--features", "kernel": "--kernel"], directions: .both),
         "logsparse": .init(script: "bench_attention.py", takesMechanism: true,
-                           flags: ["qk_kernel": "--qk-kernel", "window": "--logsparse-window", "subsequence": "--logsparse-subsequence"], onlyCausal: false),
+                           flags: ["qk_kernel": "--qk-kernel", "window": "--logsparse-window", "subsequence": "--logsparse-subsequence"], directions: .both),
         "reformer": .init(script: "bench_attention.py", takesMechanism: true,
-                          flags: ["hashes": "--hashes", "chunk_length": "--chunk", "buckets": "--buckets"], onlyCausal: false),
-        "longformer": .init(script: "bench_attention.py", takesMechanism: true, flags: ["window": "--window", "dilation": "--dilation"], onlyCausal: false),
-        "transformer_xl": .init(script: "bench_transformer_xl.py", takesMechanism: false, flags: [:], onlyCausal: true),
+                          flags: ["hashes": "--hashes", "chunk_length": "--chunk", "buckets": "--buckets"], directions: .both),
+        "longformer": .init(script: "bench_attention.py", takesMechanism: true, flags: ["window": "--window", "dilation": "--dilation"],
+                            directions: .bidirectionalOnly),
+        "transformer_xl": .init(script: "bench_transformer_xl.py", takesMechanism: false, flags: [:], directions: .causalOnly),
     ]
 
     /// The script's command line for one measurement; `options` are the mechanism's options
@@ -31,7 +45,7 @@ struct SuiteReference {
         if takesMechanism { arguments += ["--mechanism", mechanism] }
         arguments += ["--length", "\(length)", "--batch", "\(batch)", "--heads", "\(heads)", "--head-dim", "\(headDimensions)",
                       "--threads", "\(threads)", "--repeat", "\(repeats)"]
-        if workload.causal && !onlyCausal { arguments.append("--causal") }
+        if workload.causal && directions == .both { arguments.append("--causal") }
         if workload.backward { arguments.append("--backward") }
         for (name, flag) in flags.sorted(by: { $0.key < $1.key }) {
             switch options[name] {
