@@ -47,6 +47,10 @@ import Testing
         #expect(try load(#""d_model": 64"#).model.kernelSize == 31)
         #expect(try load(#""kernel_size": null"#).model.kernelSize == nil)
         #expect(try load(#""subsampling": "conv2d""#).model.subsamplingFactor == 4)
+        // A checkpoint keeps its model section as JSON and resume compares it: the ablation's null must survive.
+        for model in [try load(#""kernel_size": null"#).model, try load(#""kernel_size": 15"#).model] {
+            #expect(try JSONDecoder().decode(ConformerEncoderConfiguration.self, from: JSONEncoder().encode(model)) == model)
+        }
         for (model, data, field) in [(#""kernel_size": 4"#, "", "model.kernel_size"), (#""subsampling": "fast""#, "", "model.subsampling"),
                                      (#""heads": 3"#, "", "model.heads"), ("", #", "freq_mask_width": 81"#, "data.freq_mask_width"),
                                      ("", #", "time_mask_ratio": 2"#, "data.time_mask_ratio"), ("", #", "eval_utterances": 0"#, "data.eval_utterances")] {

@@ -36,6 +36,24 @@ extension ConformerEncoderConfiguration: StrictConfigurationSection {
         scaleInput = try c.value(.scaleInput, default: d.scaleInput)
     }
 
+    /// Writes every key, `kernel_size: null` included: an absent `kernel_size` reads back as
+    /// the default 31, so the ablation's configuration must say null to round-trip (a
+    /// checkpoint's saved configuration is compared with the run's on resume).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(features, forKey: .features)
+        try c.encode(subsampling.rawValue, forKey: .subsampling)
+        try c.encode(subsamplingFactor, forKey: .subsamplingFactor)
+        try c.encode(subsamplingChannels, forKey: .subsamplingChannels)
+        try c.encode(modelDimensions, forKey: .modelDimensions)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(heads, forKey: .heads)
+        try c.encode(feedForwardDimensions, forKey: .feedForwardDimensions)
+        if let kernelSize { try c.encode(kernelSize, forKey: .kernelSize) } else { try c.encodeNil(forKey: .kernelSize) }
+        try c.encode(dropout, forKey: .dropout)
+        try c.encode(scaleInput, forKey: .scaleInput)
+    }
+
     /// ``validate()`` with the field named as in a run's configuration (`model.…`).
     public func validateSection() throws {
         do { try validate() } catch let error as ConfigurationValueError {
