@@ -64,8 +64,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("kernel-size"), help: "--model conformer: the depthwise convolution's kernel (odd); --model lsra: the convolution's kernel unless --option kernel_size gives it.") var kernelSize = 31
     @Option(help: "--model translate: the trained translation run's configuration.") var config: String?
     @Option(help: "--model translate: how many test sentences (the first ones) to translate.") var sentences = 100
-    @Option(name: .customLong("output"), help: "--model translate: the run folder, when training overrode the config's output.")
-    var translationOutput: String?
+    @Option(name: .customLong("run"), help: "--model translate: the run folder, when training overrode the config's output (--output is the suite's results folder).")
+    var translationRun: String?
     @OptionGroup var compute: ComputeOptions
     @OptionGroup(title: "Suite") var suite: SuiteOptions
 
@@ -91,7 +91,7 @@ struct Bench: ParsableCommand {
             throw ValidationError("--model must be one of \(Self.models.joined(separator: ", ")), got '\(model)'")
         }
         if model == "translate" && config == nil { throw ValidationError("--model translate needs --config, a trained translation run's configuration") }
-        if model != "translate", let flag = [(config != nil, "--config"), (translationOutput != nil, "--output")].first(where: \.0)?.1 {
+        if model != "translate", let flag = [(config != nil, "--config"), (translationRun != nil, "--run")].first(where: \.0)?.1 {
             throw ValidationError("\(flag) applies to --model translate")
         }
         guard sentences >= 1 else { throw ValidationError("--sentences must be at least 1, got \(sentences)") }

@@ -15,7 +15,7 @@ extension Bench {
     func runTranslation() throws {
         guard let config else { throw ValidationError("--model translate needs --config, the configuration of a trained translation run") }
         let configuration = try loadConfiguration(TranslationRunConfiguration.self, from: URL(fileURLWithPath: config))
-        let translator = try loadTranslator(configuration, output: translationOutput)
+        let translator = try loadTranslator(configuration, output: translationRun)
         let data = configuration.data
         let test = try Bitext(folder: URL(fileURLWithPath: data.bitext), split: .test, source: data.source, target: data.target)
         let lines = Array(test.source.prefix(sentences))

@@ -256,9 +256,10 @@ func safetensorsMetadata(_ url: URL) throws -> [String: String] {
         try #require(result.status == 0 && lines.count == 5, "\(result)")
         #expect(lines[0] == "mechanism performer (features=⌊d·ln d⌋ (d: head dimensions), kernel=relu, orthogonal=true, redraw_every=never)")
         #expect(lines[1] == "batch 1, heads 2, head_dim 8, causal false, global_tokens 0, memory 0, threads 1")
-        #expect(lines[2].split(separator: " ") == ["length", "forward_ms", "forward_backward_ms", "peak_rss_mib"])
+        let columns = ["length", "forward_ms", "forward_backward_ms", "gflops", "backward_gflops", "gemm_gflops", "peak_rss_mib"]
+        #expect(lines[2].split(separator: " ").map(String.init) == columns)
         #expect(lines[3].split(separator: " ").first == "32" && lines[4].split(separator: " ").first == "16")
         // Right-aligned columns of fixed widths: the header and the rows have one length.
-        #expect(Set(lines[2...4].map(\.count)).count == 1 && lines[3...4].allSatisfy { $0.split(separator: " ").count == 4 }, "\(result)")
+        #expect(Set(lines[2...4].map(\.count)).count == 1 && lines[3...4].allSatisfy { $0.split(separator: " ").count == columns.count }, "\(result)")
     }
 }
