@@ -3,8 +3,9 @@ import GlanceModels
 
 extension Bench {
     /// A generous estimate of what timing one configuration at `length` needs: the layer's
-    /// activations and their gradients, full attention's scores, the weights, or the matrices
-    /// of `--gemm`.
+    /// activations and their gradients, the relative-position score term (Transformer-XL, the
+    /// encoders' relative positions, the model blocks: [B, H, N, N + M]; exact attention itself
+    /// keeps nothing quadratic), the weights, or the matrices of `--gemm`.
     func memoryEstimate(length: Int) -> MemoryEstimate {
         var estimate = MemoryEstimate()
         if gemm {
@@ -18,8 +19,8 @@ extension Bench {
         if model != nil {
             estimate.add("convolution kernels", [("--kernel-size", kernelSize)] + dModel + [("copies", 16)], bytesPerElement: 4)
         }
-        if mechanism == "full" || mechanism == "transformer_xl" || model != nil {
-            estimate.add("attention scores", [("--batch", batch), ("--heads", heads), ("--length", length), ("--length", length + memory),
+        if mechanism == "transformer_xl" || mechanism == "relative_position" || model != nil {
+            estimate.add("relative-position scores", [("--batch", batch), ("--heads", heads), ("--length", length), ("--length", length + memory),
                                               ("--model-depth", depth), ("copies", 4)], bytesPerElement: 4)
         }
         return estimate

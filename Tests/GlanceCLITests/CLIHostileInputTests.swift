@@ -25,7 +25,7 @@ extension CLIErrorTests {
         try expectFailure(["bench", "--length", "8,-5"], in: workspace, mentioning: ["--length item 2 must be at least 1, got -5"])
         try expectFailure(["bench", "--length", "-5"], in: workspace, mentioning: ["--length must be at least 1, got -5"])
         try expectFailure(["bench", "--batch", "4611686018427387904"], in: workspace, mentioning: ["--batch must be at most"])
-        try expectFailure(["bench", "--length", "16000000", "--batch", "16"], in: workspace, mentioning: ["--length", "too large", "attention scores"])
+        try expectFailure(["bench", "--length", "16000000", "--batch", "16"], in: workspace, mentioning: ["--length", "too large", "activations"])
         try expectFailure(["train", "--config", "c.json", "--threads", "4611686018427387904"], in: workspace,
                           mentioning: ["--threads must be at most 1024"])
         try expectFailure(["run", "--model", "m", "--input-ids", "1,,2", "--output", "o.safetensors"], in: workspace,
