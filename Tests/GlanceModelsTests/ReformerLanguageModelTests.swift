@@ -113,6 +113,7 @@ import Testing
         ("num_hashes", "0", "num_hashes", "at least 1"),
         ("lsh_num_chunks_after", "1", "lsh_num_chunks_after", "is_decoder"),
         ("axial_pos_embds_dim", "[6, 11]", "axial_pos_embds_dim", "hidden_size"),
+        ("axial_pos_shape", "[9223372036854775807, 8]", "axial_pos_shape", "2^31"),
         ("hidden_act", "\"gelu_new\"", "hidden_act", "gelu_new"),
         ("model_type", "\"longformer\"", "model_type", "not 'reformer'"),
         ("hash_seed", "-1", "hash_seed", "non-negative"),

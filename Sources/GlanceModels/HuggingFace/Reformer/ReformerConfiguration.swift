@@ -215,6 +215,14 @@ public struct ReformerModelConfiguration: PretrainedConfiguration, Codable, Equa
                                               reason: "needs one size per entry of axial_pos_embds_dim (\(axialDimensions.count)), got \(axialShape)")
             }
             if let bad = axialShape.first(where: { $0 < 1 }) { throw ConfigurationValueError(field: "axial_pos_shape", reason: "sizes must be at least 1, got \(bad)") }
+            // The grid's positions are their product: bounded before anything multiplies or sums them.
+            let positions = axialShape.reduce(into: (value: 1, overflow: false)) { grid, size in
+                let product = grid.value.multipliedReportingOverflow(by: size)
+                grid = (product.partialValue, grid.overflow || product.overflow)
+            }
+            guard !positions.overflow, positions.value <= 1 << 31 else {
+                throw ConfigurationValueError(field: "axial_pos_shape", reason: "\(axialShape) holds more than 2^31 positions")
+            }
             if let bad = axialDimensions.first(where: { $0 < 1 }) {
                 throw ConfigurationValueError(field: "axial_pos_embds_dim", reason: "widths must be at least 1, got \(bad)")
             }
