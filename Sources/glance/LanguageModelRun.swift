@@ -31,6 +31,9 @@ enum LanguageModelRun: RunKind {
         let trainer = try LanguageModelTrainer(configuration: configuration, corpus: corpus)
         try trainer.resume()
         let loss = trainer.evaluate(part)
+        guard loss.isFinite else {
+            throw CommandFailure("the loss on \(split) is not a number (\(loss)): the weights of the checkpoint in \(configuration.output) overflow on this data")
+        }
         let read = configuration.model.memoryLength > 0
             ? "all \(bytes) bytes as one stream of \(configuration.model.context)-byte segments with memory"
             : "\(configuration.training.evalWindows) windows of \(configuration.model.context) bytes"
