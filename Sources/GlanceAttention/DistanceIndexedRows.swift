@@ -32,6 +32,13 @@ struct DistanceIndexedRows: @unchecked Sendable {
                   headStride: columns, queryStride: 0, firstColumn: largestDistance - geometry.memory)
     }
 
+    /// The band of a block of queries `firstQuery` … `lastQuery` (``PositionTermBand``): row i
+    /// at `band + (i − firstQuery)·stride`, element j for key j at offset lastQuery − i + j.
+    init(band: UnsafeMutablePointer<Float>, firstQuery: Int, lastQuery: Int, stride: Int) {
+        self.init(base: band, heads: 1, sharedAcrossBatch: true, headStride: 0, queryStride: stride,
+                  firstColumn: lastQuery - firstQuery * stride)
+    }
+
     private init(base: UnsafeMutablePointer<Float>, heads: Int, sharedAcrossBatch: Bool, headStride: Int, queryStride: Int, firstColumn: Int) {
         (self.base, self.heads, self.sharedAcrossBatch) = (base, heads, sharedAcrossBatch)
         (self.headStride, self.queryStride, self.firstColumn) = (headStride, queryStride, firstColumn)
@@ -58,21 +65,41 @@ func requireDistances(of what: String, largestDistance: Int, columns: Int, geome
 }
 
 /// The optional distance-indexed tensors of one kernel call (or their gradients) as rows.
+/// A factored score term has no rows: the kernel fills them from `position` block by block,
+/// and its backward adds their gradient into `positionGradients`.
 struct DistanceRows: Sendable {
     var scores: DistanceIndexedRows?
     var mask: DistanceIndexedRows?
+    var position: PositionTermBand?
+    var positionGradients: PositionTermGradients?
 }
 
 /// Calls `body` with the rows of `term` and `mask`, valid only inside `body`.
 func withDistanceRows<R>(_ term: RelativeScoreTerm?, _ mask: PostSoftmaxMask?, _ geometry: AttentionGeometry,
                          _ body: (DistanceRows) -> R) -> R {
-    withPointer(to: term?.scores) { scores in
-        withPointer(to: mask?.weights) { weights in
-            body(DistanceRows(
-                scores: scores.map { DistanceIndexedRows(perQuery: $0, batch: term!.scores.shape[0], geometry: geometry,
-                                                         columns: term!.scores.shape[3], largestDistance: term!.largestDistance) },
-                mask: weights.map { DistanceIndexedRows(perHead: $0, perBatchEntry: false, geometry: geometry,
-                                                        columns: mask!.weights.shape[1], largestDistance: mask!.largestDistance) }))
+    let tensors = term?.tensors ?? []
+    return withPointer(to: tensors.first) { first in
+        withPointer(to: tensors.dropFirst().first) { second in
+            withPointer(to: mask?.weights) { weights in
+                var rows = DistanceRows()
+                if let term, let first {
+                    switch term.values {
+                    case .scores(let scores):
+                        rows.scores = DistanceIndexedRows(perQuery: first, batch: scores.shape[0], geometry: geometry,
+                                                          columns: scores.shape[3], largestDistance: term.largestDistance)
+                    case .factored(let queries, let keys, let scale):
+                        let width = queries.shape[2], depth = width / geometry.heads
+                        rows.position = PositionTermBand(
+                            queries: HeadRows(base: first, layout: .packed(rows: geometry.queries, rowWidth: width, width: depth, offset: 0),
+                                              heads: geometry.heads),
+                            keys: HeadRows(base: second!, layout: .sharedByBatch(rowWidth: width, width: depth), heads: geometry.heads),
+                            depth: depth, scale: scale, distances: keys.shape[0], firstColumn: term.largestDistance - geometry.memory)
+                    }
+                }
+                rows.mask = weights.map { DistanceIndexedRows(perHead: $0, perBatchEntry: false, geometry: geometry,
+                                                              columns: mask!.weights.shape[1], largestDistance: mask!.largestDistance) }
+                return body(rows)
+            }
         }
     }
 }
@@ -82,49 +109,58 @@ private func withPointer<R>(to tensor: Tensor?, _ body: (UnsafeMutablePointer<Fl
     return tensor.withUnsafeBufferPointer { body(UnsafeMutablePointer(mutating: $0.baseAddress!)) }
 }
 
-/// Zeroed accumulators for the gradients of a call's score term ([B, H, Nq, R], one row per
-/// batch entry even when the term is shared) and mask ([B, H, R]: the backward runs batch
-/// entries in parallel, so each keeps its own row), and their reduction to the inputs' shapes.
+/// Zeroed accumulators for the gradients of a call's score term and mask, and their reduction
+/// to the inputs' shapes. The backward runs batch entries in parallel, so whatever the batch
+/// shares gets one accumulator per entry, summed at the end: a stored term [B, H, Nq, R] (one
+/// row per batch entry even when the term is shared), a factored term's position queries
+/// [B, Nq, H·D] and keys [B, R, H·D], the mask [B, H, R].
 struct DistanceTermGradients {
-    private let term: (storage: TensorStorage, shape: [Int], shared: Bool)?
-    private let mask: (storage: TensorStorage, shape: [Int])?
+    /// Accumulators in the order of the inputs they belong to, each with the batch reduction it needs.
+    private let buffers: [(storage: TensorStorage, shape: [Int], reduction: BatchReduction)]
     let rows: DistanceRows
 
+    private enum BatchReduction { case none, sum, sumKeepingAxis }
+
     init(relativeScores: RelativeScoreTerm?, postSoftmaxMask: PostSoftmaxMask?, geometry g: AttentionGeometry) {
-        let term = relativeScores.map { t in
-            let shape = [g.batch, g.heads, g.queries, t.scores.shape[3]]
-            return (storage: Self.zeros(shape), shape: shape, shared: t.scores.shape[0] == 1)
+        var buffers: [(storage: TensorStorage, shape: [Int], reduction: BatchReduction)] = []
+        var rows = DistanceRows()
+        func add(_ shape: [Int], _ reduction: BatchReduction) -> UnsafeMutablePointer<Float> {
+            let storage = TensorStorage(count: shape.reduce(1, *))
+            storage.pointer.update(repeating: 0, count: storage.count)
+            buffers.append((storage, shape, reduction))
+            return storage.pointer
         }
-        let mask = postSoftmaxMask.map { m in
-            let shape = [g.batch, g.heads, m.weights.shape[1]]
-            return (storage: Self.zeros(shape), shape: shape)
+        if let term = relativeScores {
+            switch term.values {
+            case .scores(let scores):
+                let shape = [g.batch, g.heads, g.queries, scores.shape[3]]
+                rows.scores = DistanceIndexedRows(perQuery: add(shape, scores.shape[0] == 1 ? .sumKeepingAxis : .none), batch: g.batch,
+                                                  geometry: g, columns: shape[3], largestDistance: term.largestDistance)
+            case .factored(let queries, let keys, _):
+                let width = queries.shape[2], depth = width / g.heads, distances = keys.shape[0]
+                let queryGradient = add(queries.shape, .none), keyGradient = add([g.batch, distances, width], .sum)
+                rows.positionGradients = PositionTermGradients(
+                    queries: HeadRows(base: queryGradient, layout: .packed(rows: g.queries, rowWidth: width, width: depth, offset: 0), heads: g.heads),
+                    keys: HeadRows(base: keyGradient, layout: .packed(rows: distances, rowWidth: width, width: depth, offset: 0), heads: g.heads))
+            }
         }
-        rows = DistanceRows(
-            scores: term.map { DistanceIndexedRows(perQuery: $0.storage.pointer, batch: g.batch, geometry: g, columns: $0.shape[3],
-                                                   largestDistance: relativeScores!.largestDistance) },
-            mask: mask.map { DistanceIndexedRows(perHead: $0.storage.pointer, perBatchEntry: true, geometry: g, columns: $0.shape[2],
-                                                 largestDistance: postSoftmaxMask!.largestDistance) })
-        (self.term, self.mask) = (term, mask)
+        if let mask = postSoftmaxMask {
+            let shape = [g.batch, g.heads, mask.weights.shape[1]]
+            rows.mask = DistanceIndexedRows(perHead: add(shape, .sum), perBatchEntry: true, geometry: g, columns: shape[2],
+                                            largestDistance: mask.largestDistance)
+        }
+        (self.buffers, self.rows) = (buffers, rows)
     }
 
-    /// The gradients of the term and the mask that were given, in that order.
+    /// The gradients of the term's tensors and of the mask that were given, in that order.
     func tensors() -> [Tensor?] {
-        var result: [Tensor?] = []
-        if let term {
-            let gradient = Self.tensor(term.storage, term.shape)
-            result.append(term.shared ? gradient.sum(alongAxis: 0, keepingDimensions: true) : gradient)
+        buffers.map { buffer in
+            let gradient = Tensor(shape: buffer.shape) { $0.baseAddress!.update(from: buffer.storage.pointer, count: buffer.storage.count) }
+            switch buffer.reduction {
+            case .none: return gradient
+            case .sum: return buffer.shape[0] == 1 ? gradient.reshaped(to: Array(buffer.shape.dropFirst())) : gradient.sum(alongAxis: 0)
+            case .sumKeepingAxis: return buffer.shape[0] == 1 ? gradient : gradient.sum(alongAxis: 0, keepingDimensions: true)
+            }
         }
-        if let mask { result.append(Self.tensor(mask.storage, mask.shape).sum(alongAxis: 0)) }
-        return result
-    }
-
-    private static func zeros(_ shape: [Int]) -> TensorStorage {
-        let storage = TensorStorage(count: shape.reduce(1, *))
-        storage.pointer.update(repeating: 0, count: storage.count)
-        return storage
-    }
-
-    private static func tensor(_ storage: TensorStorage, _ shape: [Int]) -> Tensor {
-        Tensor(shape: shape) { $0.baseAddress!.update(from: storage.pointer, count: storage.count) }
     }
 }

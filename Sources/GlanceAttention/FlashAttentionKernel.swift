@@ -62,11 +62,17 @@ struct AttentionGeometry: Sendable {
             let runningMax = UnsafeMutablePointer<Float>.allocate(capacity: blockRows)
             let runningSum = UnsafeMutablePointer<Float>.allocate(capacity: blockRows)
             let runningWeighted = UnsafeMutablePointer<Float>.allocate(capacity: terms.mask == nil ? 0 : blockRows)
-            defer { scores.deallocate(); runningMax.deallocate(); runningSum.deallocate(); runningWeighted.deallocate() }
+            let bandStride = PositionTermBand.stride(blockRows: blockRows, keys: keys)
+            let band = UnsafeMutablePointer<Float>.allocate(capacity: terms.position == nil ? 0 : blockRows * bandStride)
+            defer { scores.deallocate(); runningMax.deallocate(); runningSum.deallocate(); runningWeighted.deallocate(); band.deallocate() }
             for task in tasks {
                 let head = task / blocksPerHead, block = task % blocksPerHead
                 let start = block * blockRows, end = Swift.min(queries, start + blockRows), rows = end - start
                 let visible = visibleKeys(end: end)
+                var blockTerms = terms
+                if let position = terms.position {
+                    blockTerms.scores = position.fill(head: head, start: start, end: end, visibleKeys: visible, band: band, stride: bandStride)
+                }
                 let (qBlock, out) = (q.head(head) + start * q.stride, output.head(head) + start * output.stride)
                 for r in 0..<rows { (out + r * output.stride).update(repeating: 0, count: valueDepth) }
                 runningMax.update(repeating: -.infinity, count: rows)
@@ -79,7 +85,7 @@ struct AttentionGeometry: Sendable {
                                a: qBlock, lda: q.stride, b: k.head(head) + keyStart * k.stride, ldb: k.stride, c: scores, ldc: keyBlock)
                     for r in 0..<rows {
                         let row = scores + r * keyBlock
-                        let limit = maskRow(row, head: head, query: start + r, keyStart: keyStart, columns: columns, padding: mask, terms: terms)
+                        let limit = maskRow(row, head: head, query: start + r, keyStart: keyStart, columns: columns, padding: mask, terms: blockTerms)
                         let peak = Swift.max(runningMax[r], vectorMax(row, columns))
                         guard peak > -Float.infinity else {
                             row.update(repeating: 0, count: columns)
@@ -124,7 +130,10 @@ struct AttentionGeometry: Sendable {
     /// five). With B·H heads at least the thread count — the usual case (8 heads on 2 cores
     /// in the benchmark) — whole heads keep every thread busy with no extra memory or work,
     /// and the sums run in a fixed order, so results do not depend on scheduling.
-    /// `gradientRows` receive the gradients of the score term and the mask.
+    /// `gradientRows` receive the gradients of the score term and the mask. A factored term
+    /// (``PositionTermBand``) is rebuilt per head before its blocks, one product per query block
+    /// into a thread's Nq × (block + Nk) scratch, and its gradient, gathered in a second such
+    /// scratch, goes back to the position queries and keys after them: two products per query block.
     func backward(q: HeadRows, k: HeadRows, v: HeadRows, output: HeadRows, outputGradient: HeadRows, statistics: AttentionRowStatistics,
                   scale: Float, padding: [[Float]]?, rows terms: DistanceRows, gradientRows: DistanceRows,
                   dq: HeadRows, dk: HeadRows, dv: HeadRows) {
@@ -134,7 +143,11 @@ struct AttentionGeometry: Sendable {
             let scoreGradient = UnsafeMutablePointer<Float>.allocate(capacity: block * block)
             let weighted = UnsafeMutablePointer<Float>.allocate(capacity: terms.mask == nil ? 0 : block * block)
             let outputInner = UnsafeMutablePointer<Float>.allocate(capacity: queries)
-            defer { probabilities.deallocate(); scoreGradient.deallocate(); weighted.deallocate(); outputInner.deallocate() }
+            // A factored term: every query block's band of the head and its gradient.
+            let bandStride = PositionTermBand.stride(blockRows: block, keys: keys)
+            let bands = UnsafeMutablePointer<Float>.allocate(capacity: terms.position == nil ? 0 : 2 * queries * bandStride)
+            let bandGradients = bands + (terms.position == nil ? 0 : queries * bandStride)
+            defer { probabilities.deallocate(); scoreGradient.deallocate(); weighted.deallocate(); outputInner.deallocate(); bands.deallocate() }
             for head in headRange {
                 let (qHead, kHead, vHead) = (q.head(head), k.head(head), v.head(head))
                 let (oHead, gHead) = (output.head(head), outputGradient.head(head))
@@ -145,6 +158,14 @@ struct AttentionGeometry: Sendable {
                     outputInner[i] = vectorDot(oHead + i * output.stride, gHead + i * outputGradient.stride, valueDepth)
                 }
                 let mask = padding?[head / heads]
+                if let position = terms.position {
+                    for start in stride(from: 0, to: queries, by: block) {
+                        let end = Swift.min(queries, start + block)
+                        _ = position.fill(head: head, start: start, end: end, visibleKeys: visibleKeys(end: end),
+                                          band: bands + start * bandStride, stride: bandStride)
+                    }
+                    bandGradients.update(repeating: 0, count: queries * bandStride)
+                }
                 for keyStart in stride(from: 0, to: keys, by: block) {
                     let keyEnd = Swift.min(keys, keyStart + block)
                     // Under causal masking, the first query that sees key keyStart is keyStart − M.
@@ -153,12 +174,17 @@ struct AttentionGeometry: Sendable {
                         let end = Swift.min(queries, start + block), rows = end - start
                         let columns = Swift.min(keyEnd, visibleKeys(end: end)) - keyStart
                         guard columns > 0 else { continue }
+                        var (blockTerms, blockGradients) = (terms, gradientRows)
+                        if let position = terms.position {
+                            blockTerms.scores = position.rows(band: bands + start * bandStride, start: start, end: end, stride: bandStride)
+                            blockGradients.scores = position.rows(band: bandGradients + start * bandStride, start: start, end: end, stride: bandStride)
+                        }
                         let (qBlock, gBlock) = (qHead + start * q.stride, gHead + start * outputGradient.stride)
                         BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: columns, k: depth, alpha: scale,
                                    a: qBlock, lda: q.stride, b: kHead + keyStart * k.stride, ldb: k.stride, c: probabilities, ldc: block)
                         for r in 0..<rows {
                             let row = probabilities + r * block, query = start + r
-                            let limit = maskRow(row, head: head, query: query, keyStart: keyStart, columns: columns, padding: mask, terms: terms)
+                            let limit = maskRow(row, head: head, query: query, keyStart: keyStart, columns: columns, padding: mask, terms: blockTerms)
                             guard lse[query] > -Float.infinity else {
                                 row.update(repeating: 0, count: columns)
                                 if terms.mask != nil { (weighted + r * block).update(repeating: 0, count: columns) }
@@ -190,7 +216,7 @@ struct AttentionGeometry: Sendable {
                             } else {
                                 softmaxBackwardRow(y: p, dy: dRow, dx: dRow, columns, inner: outputInner[query])
                             }
-                            if let termGradient = gradientRows.scores {
+                            if let termGradient = blockGradients.scores {
                                 let limit = visibleColumns(query: query, keyStart: keyStart, columns: columns)
                                 vectorAxpy(1, dRow, termGradient(head: head, query: query) + keyStart, limit)
                             }
@@ -202,6 +228,13 @@ struct AttentionGeometry: Sendable {
                         BLAS.sgemm(transposeA: true, transposeB: false, m: columns, n: depth, k: rows, alpha: scale,
                                    a: scoreGradient, lda: block, b: qBlock, ldb: q.stride,
                                    beta: 1, c: dkHead + keyStart * dk.stride, ldc: dk.stride)
+                    }
+                }
+                if let position = terms.position, let positionGradients = gradientRows.positionGradients {
+                    for start in stride(from: 0, to: queries, by: block) {
+                        let end = Swift.min(queries, start + block)
+                        position.backpropagate(head: head, start: start, end: end, visibleKeys: visibleKeys(end: end),
+                                               bandGradient: bandGradients + start * bandStride, stride: bandStride, into: positionGradients)
                     }
                 }
             }

@@ -18,6 +18,12 @@ struct HeadLayout: Sendable {
     static func packed(rows: Int, rowWidth: Int, width: Int, offset: Int) -> HeadLayout {
         HeadLayout(offset: offset, batchStride: rows * rowWidth, headStride: width, rowStride: rowWidth)
     }
+
+    /// Heads of `width` columns side by side in the rows of one [rows, rowWidth] matrix that
+    /// every batch entry shares.
+    static func sharedByBatch(rowWidth: Int, width: Int) -> HeadLayout {
+        HeadLayout(offset: 0, batchStride: 0, headStride: width, rowStride: rowWidth)
+    }
 }
 
 /// A buffer read (or written) through a ``HeadLayout`` for `heads` heads per batch entry.

@@ -25,8 +25,10 @@ public func packedSelfAttention(_ projections: Tensor, heads: Int, causal: Bool 
 /// (each key position's keys, then its values, heads side by side): cross-attention, or
 /// attention over [memory; input] with the queries the last Nq positions. Returns
 /// [B, Nq, H·D]; no head is split or merged by a copy (see ``packedSelfAttention(_:heads:causal:keyPadding:scale:)``).
+/// `relativeScores` adds a distance-indexed term to the scaled scores, as in
+/// ``scaledDotProductAttention(queries:keys:values:causal:keyPadding:scale:relativeScores:postSoftmaxMask:)``.
 public func packedAttention(queries: Tensor, keysAndValues: Tensor, heads: Int, causal: Bool = false, keyPadding: [[Bool]]? = nil,
-                            scale: Float? = nil) -> Tensor {
+                            scale: Float? = nil, relativeScores: RelativeScoreTerm? = nil) -> Tensor {
     precondition(queries.rank == 3 && queries.shape[2] % heads == 0,
                  "packed attention expects queries [batch, length, \(heads) heads × depth], got \(queries.shape)")
     let (batch, queryCount, width) = (queries.shape[0], queries.shape[1], queries.shape[2])
@@ -39,18 +41,18 @@ public func packedAttention(queries: Tensor, keysAndValues: Tensor, heads: Int, 
     return packedAttention(inputs: [queries, keysAndValues],
                            queries: AttentionOperand(input: 0, layout: .packed(rows: queryCount, rowWidth: width, width: width / heads, offset: 0)),
                            keys: section(0), values: section(1), batch: batch, heads: heads, queryCount: queryCount, keyCount: keyCount,
-                           width: width, causal: causal, keyPadding: keyPadding, scale: scale)
+                           width: width, causal: causal, keyPadding: keyPadding, scale: scale, relativeScores: relativeScores)
 }
 
 /// The exact attention op with heads of `width / heads` columns and the output packed as [B, Nq, width].
 private func packedAttention(inputs: [Tensor], queries: AttentionOperand, keys: AttentionOperand, values: AttentionOperand,
                              batch: Int, heads: Int, queryCount: Int, keyCount: Int, width: Int,
-                             causal: Bool, keyPadding: [[Bool]]?, scale: Float?) -> Tensor {
+                             causal: Bool, keyPadding: [[Bool]]?, scale: Float?, relativeScores: RelativeScoreTerm? = nil) -> Tensor {
     let depth = width / heads
     let geometry = AttentionGeometry(batch: batch, heads: heads, queries: queryCount, keys: keyCount,
                                      depth: depth, valueDepth: depth, causal: causal)
     return exactAttention(inputs: inputs, queries: queries, keys: keys, values: values, geometry: geometry,
                           output: (shape: [batch, queryCount, width], layout: .packed(rows: queryCount, rowWidth: width, width: depth, offset: 0)),
                           keyPadding: keyPadding, scale: scale ?? 1 / Float(depth).squareRoot(),
-                          relativeScores: nil, postSoftmaxMask: nil)
+                          relativeScores: relativeScores, postSoftmaxMask: nil)
 }

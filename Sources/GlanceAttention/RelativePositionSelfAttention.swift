@@ -9,9 +9,9 @@ import GlanceNN
 ///     score(i, j) = ((q_i + u)·k_j + (q_i + v)·W_pos p_{i−j}) / √d_head
 ///
 /// over all keys (bidirectional; causal on request), with the 2T − 1 distances T − 1 … −(T − 1)
-/// of an encoder. The position term (q + v)·(W_pos P)ᵀ is one product per head over the
-/// distance encodings P, handed to the kernel as a ``RelativeScoreTerm``: the relative shift is
-/// an index remap, no shifted matrix is built. Key padding hides padded keys; padded queries
+/// of an encoder. The position term (q + v)·(W_pos P)ᵀ goes to the kernel as a factored
+/// ``RelativeScoreTerm``, computed block by block: the relative shift is an index remap, no
+/// shifted matrix and no [B, H, T, 2T − 1] tensor is built; heads stay packed side by side. Key padding hides padded keys; padded queries
 /// still attend to the real keys and their outputs are don't-cares.
 public final class RelativePositionSelfAttention: Module, AttentionMechanism {
     /// `q_proj`, `k_proj`, `v_proj`, `o_proj` (with biases, Hugging Face's `attention_bias`).
@@ -61,14 +61,14 @@ public final class RelativePositionSelfAttention: Module, AttentionMechanism {
         let encodings = context.relativePositions ?? encoderRelativeEncodings(length: input.shape[1], dimensions: modelDimensions)
         precondition(encodings.encodings.shape[1] == modelDimensions,
                      "relative encodings must be [distances, \(modelDimensions)], got \(encodings.encodings.shape)")
-        let queries = query(input).splittingHeads(heads)
+        let queries = query(input)
         let scale = 1 / Float(headDimensions).squareRoot()
-        let positionScores = relativePositionScores(queries: queries, bias: positionBias.value, positionKeys: position(encodings.encodings))
-        let term = RelativeScoreTerm(scores: positionScores * scale, largestDistance: encodings.largestDistance)
-        let attended = scaledDotProductAttention(queries: queries.addingPerHead(contentBias.value), keys: key(input).splittingHeads(heads),
-                                                 values: value(input).splittingHeads(heads), causal: context.mask.causal,
-                                                 keyPadding: context.mask.keyPadding, scale: scale, relativeScores: term)
-        return AttentionOutput(output(attended.mergingHeads()))
+        let term = relativePositionTerm(queries: queries, bias: positionBias.value, positionKeys: position(encodings.encodings),
+                                        scale: scale, largestDistance: encodings.largestDistance)
+        let attended = packedAttention(queries: queries.addingPerHead(contentBias.value), keysAndValues: fusedProjection(input, [key, value]),
+                                       heads: heads, causal: context.mask.causal, keyPadding: context.mask.keyPadding, scale: scale,
+                                       relativeScores: term)
+        return AttentionOutput(output(attended))
     }
 }
 

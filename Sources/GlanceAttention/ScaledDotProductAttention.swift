@@ -15,7 +15,10 @@ import GlanceCore
 /// gradients reach both. Their costs, all linear in the scores next to the D-deep products:
 /// the term adds one vector add per score row forward and twice backward, and a B·H·Nq·R
 /// gradient buffer; the mask one multiply pass per row forward, three backward (p′ is rebuilt
-/// from p and the B·H·Nq stored normalizers) and a B·H·R gradient buffer.
+/// from p and the B·H·Nq stored normalizers) and a B·H·R gradient buffer. A factored term
+/// (``RelativeScoreTerm/Values/factored(queries:keys:scale:)``) stores no such buffer: one
+/// product per query block computes its band of the term forward, and the backward rebuilds
+/// the bands of a head and sends their gradient back with two products more (see ``PositionTermBand``).
 public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values v: Tensor,
                                       causal: Bool = false, keyPadding: [[Bool]]? = nil, scale: Float? = nil,
                                       relativeScores: RelativeScoreTerm? = nil, postSoftmaxMask: PostSoftmaxMask? = nil) -> Tensor {
@@ -59,10 +62,18 @@ func exactAttention(inputs: [Tensor], queries: AttentionOperand, keys: Attention
                      "key padding mask must be \(batch) × \(keyCount)")
     }
     if let relativeScores {
-        let shape = relativeScores.scores.shape
-        precondition((shape[0] == batch || shape[0] == 1) && shape[1] == heads && shape[2] == queryCount,
-                     "relative scores \(shape) do not fit \(batch) × \(heads) heads × \(queryCount) queries")
-        requireDistances(of: "relative score term", largestDistance: relativeScores.largestDistance, columns: shape[3], geometry: geometry)
+        switch relativeScores.values {
+        case .scores(let scores):
+            let shape = scores.shape
+            precondition((shape[0] == batch || shape[0] == 1) && shape[1] == heads && shape[2] == queryCount,
+                         "relative scores \(shape) do not fit \(batch) × \(heads) heads × \(queryCount) queries")
+        case .factored(let positionQueries, _, _):
+            let shape = positionQueries.shape
+            precondition(shape[0] == batch && shape[1] == queryCount && shape[2] % heads == 0,
+                         "position queries \(shape) do not fit \(batch) × \(queryCount) queries × \(heads) heads")
+        }
+        requireDistances(of: "relative score term", largestDistance: relativeScores.largestDistance, columns: relativeScores.distanceCount,
+                         geometry: geometry)
     }
     if let postSoftmaxMask {
         let shape = postSoftmaxMask.weights.shape
@@ -70,7 +81,7 @@ func exactAttention(inputs: [Tensor], queries: AttentionOperand, keys: Attention
         requireDistances(of: "post-softmax mask", largestDistance: postSoftmaxMask.largestDistance, columns: shape[1], geometry: geometry)
     }
     let padding = keyPadding.map { rows in rows.map { row in row.map { $0 ? Float(0) : -Float.infinity } } }
-    let extras = [relativeScores?.scores, postSoftmaxMask?.weights].compactMap { $0 }
+    let extras = (relativeScores?.tensors ?? []) + [postSoftmaxMask?.weights].compactMap { $0 }
     // Row statistics are kept only when a backward pass will need them.
     let recording = GradientMode.isRecording && (inputs + extras).contains { $0.requiresGradient }
     let rowCount = batch * heads * queryCount
@@ -93,7 +104,7 @@ func exactAttention(inputs: [Tensor], queries: AttentionOperand, keys: Attention
     }
     guard recording else { return output }
     let (savedInputs, outputValue) = (inputs.map { $0.detached() }, output)
-    let (termValues, maskValues) = (relativeScores.map { RelativeScoreTerm(scores: $0.scores.detached(), largestDistance: $0.largestDistance) },
+    let (termValues, maskValues) = (relativeScores?.detached(),
                                     postSoftmaxMask.map { PostSoftmaxMask(weights: $0.weights.detached(), largestDistance: $0.largestDistance) })
     return output.recorded(from: inputs + extras) { g in
         let termGradients = DistanceTermGradients(relativeScores: termValues, postSoftmaxMask: maskValues, geometry: geometry)

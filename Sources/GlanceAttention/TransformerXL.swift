@@ -7,10 +7,11 @@ import GlanceNN
 ///
 ///     score(i, j) = ((q_i + u)·k_j + (q_i + v)·W_R r_{i−j}) / √d_head
 ///
-/// causal, with keys and values over [memory; input]. The position term (q + v)·(W_R R)ᵀ is one
-/// product per head over the distance encodings R, handed to the kernel as a
-/// ``RelativeScoreTerm`` (the relative shift as an index remap). The residual and
-/// LayerNorm that Hugging Face's layer also holds belong to the block.
+/// causal, with keys and values over [memory; input]. The position term (q + v)·(W_R R)ᵀ goes to
+/// the kernel as a factored ``RelativeScoreTerm``: computed block by block for the pairs a
+/// query sees, the relative shift an index remap. Heads stay packed side by side (no split or
+/// merge copies), and W_R R is projected once per call. The residual and LayerNorm that
+/// Hugging Face's layer also holds belong to the block.
 public final class RelativeMultiHeadAttention: Module, AttentionMechanism {
     /// `qkv_net`: queries, keys and values stacked, [3·heads·headDimensions, modelDimensions], no bias.
     public let queryKeyValue: Linear
@@ -74,36 +75,34 @@ public final class RelativeMultiHeadAttention: Module, AttentionMechanism {
                      "RelativeMultiHeadAttention expects [batch, length, \(modelDimensions)], got \(input.shape)")
         requireSupport(of: context)
         let batch = input.shape[0]
-        var states = input
+        let width = heads * headDimensions
+        let weight = queryKeyValue.weight.value
+        let keyValueWeight = weight.sliced(alongAxis: 0, width..<3 * width)
+        let queries = input.matmul(weight.sliced(alongAxis: 0, 0..<width), transposeOther: true)
+        var keysAndValues = input.matmul(keyValueWeight, transposeOther: true)
         var keyPadding = context.mask.keyPadding
+        var keyCount = input.shape[1]
         if let memory = context.memory {
             precondition(memory.rank == 3 && memory.shape[0] == batch && memory.shape[2] == modelDimensions,
                          "RelativeMultiHeadAttention memory must be [\(batch), length, \(modelDimensions)], got \(memory.shape)")
-            states = concatenate([memory, input], alongAxis: 1)
+            // Projected on its own: a memory without gradient (Transformer-XL's) costs no input-gradient product.
+            keysAndValues = concatenate([memory.matmul(keyValueWeight, transposeOther: true), keysAndValues], alongAxis: 1)
             keyPadding = keyPadding.map { rows in rows.map { [Bool](repeating: true, count: memory.shape[1]) + $0 } }
+            keyCount += memory.shape[1]
         }
-        let width = heads * headDimensions
-        let weight = queryKeyValue.weight.value
-        let queries = input.matmul(weight.sliced(alongAxis: 0, 0..<width), transposeOther: true).splittingHeads(heads)
-        let keysAndValues = states.matmul(weight.sliced(alongAxis: 0, width..<3 * width), transposeOther: true)
-        let keys = keysAndValues.sliced(alongAxis: 2, 0..<width).splittingHeads(heads)
-        let values = keysAndValues.sliced(alongAxis: 2, width..<2 * width).splittingHeads(heads)
-        let encodings = clamped(context.relativePositions
-            ?? transformerXLRelativeEncodings(keys: states.shape[1], dimensions: modelDimensions))
+        let encodings = clamped(context.relativePositions ?? transformerXLRelativeEncodings(keys: keyCount, dimensions: modelDimensions))
+        precondition(encodings.encodings.shape[1] == modelDimensions,
+                     "relative encodings must be [distances, \(modelDimensions)], got \(encodings.encodings.shape)")
         let scale = 1 / Float(headDimensions).squareRoot()
-        var scores = positionScores(queries, encodings: encodings.encodings) * scale
-        if let sameLength { scores = scores + hiding(distancesFrom: sameLength, in: encodings) }
-        let term = RelativeScoreTerm(scores: scores, largestDistance: encodings.largestDistance)
-        let attended = scaledDotProductAttention(queries: queries.addingPerHead(contentBias.value), keys: keys, values: values, causal: true,
-                                                 keyPadding: keyPadding, scale: scale, relativeScores: term)
-        return AttentionOutput(output(attended.mergingHeads()))
-    }
-
-    /// (q + v)·(W_R R)ᵀ: [batch, heads, queries, distances], one product per head.
-    private func positionScores(_ queries: Tensor, encodings: Tensor) -> Tensor {
-        precondition(encodings.shape[1] == modelDimensions,
-                     "relative encodings must be [distances, \(modelDimensions)], got \(encodings.shape)")
-        return relativePositionScores(queries: queries, bias: positionBias.value, positionKeys: position(encodings))
+        var term = relativePositionTerm(queries: queries, bias: positionBias.value, positionKeys: position(encodings.encodings),
+                                        scale: scale, largestDistance: encodings.largestDistance)
+        if let sameLength {
+            term = RelativeScoreTerm(scores: relativePositionScores(term, heads: heads) + hiding(distancesFrom: sameLength, in: encodings),
+                                     largestDistance: encodings.largestDistance)
+        }
+        let attended = packedAttention(queries: queries.addingPerHead(contentBias.value), keysAndValues: keysAndValues, heads: heads,
+                                       causal: true, keyPadding: keyPadding, scale: scale, relativeScores: term)
+        return AttentionOutput(output(attended))
     }
 
     /// [1, 1, 1, distances]: −∞ for the distances from `limit` on, else 0.
