@@ -81,6 +81,20 @@ public final class Longformer: Module, AttentionMechanism, ApproximateAttention 
         super.init()
     }
 
+    /// A layer over given projections (a checkpoint's), nothing drawn: `global` holds
+    /// queryGlobal, keyGlobal and valueGlobal, or nil for a layer without them.
+    public init(query: Linear, key: Linear, value: Linear, output: Linear, global: (query: Linear, key: Linear, value: Linear)?,
+                heads: Int, attentionWindow: Int, dilation: [Int] = [1]) throws {
+        try Self.validate(attentionWindow: attentionWindow, dilation: dilation, heads: heads)
+        try checkHeadSplit(modelDimensions: query.inputCount, heads: heads)
+        (self.query, self.key, self.value, self.output) = (query, key, value, output)
+        (queryGlobal, keyGlobal, valueGlobal) = (global?.query, global?.key, global?.value)
+        self.heads = heads
+        self.attentionWindow = attentionWindow
+        self.dilation = dilation.count == 1 ? Array(repeating: dilation[0], count: heads) : dilation
+        super.init()
+    }
+
     public var modelDimensions: Int { query.inputCount }
     /// w: tokens seen on each side.
     public var oneSidedWindow: Int { attentionWindow / 2 }

@@ -2,7 +2,9 @@ import Foundation
 
 /// Contiguous, reference-counted Float32 buffer behind one or more tensors.
 ///
-/// Storage is 64-byte aligned so that SIMD kernels and BLAS see aligned rows.
+/// Storage it allocates is 64-byte aligned so that SIMD kernels and BLAS see aligned rows;
+/// storage borrowed from a memory-mapped file is aligned as the file places it (at least to a
+/// Float; the kernels load and store unaligned).
 public final class TensorStorage: @unchecked Sendable {
     /// Number of Float32 elements.
     public let count: Int
@@ -13,6 +15,8 @@ public final class TensorStorage: @unchecked Sendable {
     private let mappedBytes: Int
     /// The allocation measurement running when this storage was made, told when it is freed.
     private let measurement: TensorAllocations?
+    /// What keeps a borrowed buffer valid (a mapped file); nil when this storage allocated it.
+    private let owner: AnyObject?
 
     /// Allocates uninitialized storage for `count` elements.
     public init(count: Int) {
@@ -20,6 +24,7 @@ public final class TensorStorage: @unchecked Sendable {
         _ = Threading.count  // configures the allocator and BLAS once, before the first buffer
         self.count = count
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        owner = nil
         if let mapped = LargeBuffer.map(bytes: bytes) {
             mappedBytes = mapped.bytes
             pointer = mapped.pointer.bindMemory(to: Float.self, capacity: max(count, 1))
@@ -32,9 +37,24 @@ public final class TensorStorage: @unchecked Sendable {
         measurement?.allocated(bytes)
     }
 
+    /// Storage over `count` (≥ 1) elements at `pointer`, which `owner` keeps valid for as long
+    /// as it lives (a privately mapped file): nothing is allocated, and the buffer is not freed
+    /// with the storage. Writes stay private to the process. Counted as tensor memory.
+    init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        precondition(count >= 1, "borrowed storage needs at least one element, got \(count)")
+        self.count = count
+        self.pointer = pointer
+        self.owner = owner
+        mappedBytes = 0
+        TensorMemory.allocated(count * MemoryLayout<Float>.stride)
+        measurement = TensorMemory.measurement
+        measurement?.allocated(count * MemoryLayout<Float>.stride)
+    }
+
     deinit {
         TensorMemory.freed(max(count, 1) * MemoryLayout<Float>.stride)
         measurement?.freed(max(count, 1) * MemoryLayout<Float>.stride)
+        if owner != nil { return }
         if mappedBytes > 0 { LargeBuffer.unmap(pointer, bytes: mappedBytes) } else { pointer.deallocate() }
     }
 }

@@ -32,6 +32,16 @@ public final class Linear: Module, UnaryLayer {
         super.init()
     }
 
+    /// A layer holding the given values (a checkpoint's), nothing drawn: `weight` is
+    /// [outputs, inputs], `bias` (if any) [outputs].
+    public init(weight: Tensor, bias: Tensor?) {
+        precondition(weight.rank == 2, "a Linear weight is [outputs, inputs], got \(weight.shape)")
+        precondition(bias.map { $0.shape == [weight.shape[0]] } ?? true, "a Linear bias is [\(weight.shape[0])], got \(bias!.shape)")
+        self.weight = Parameter(weight)
+        self.bias = bias.map { Parameter($0) }
+        super.init()
+    }
+
     public var inputCount: Int { weight.shape[1] }
     public var outputCount: Int { weight.shape[0] }
 
@@ -48,6 +58,13 @@ public final class Embedding: Module {
     public init(count: Int, dimensions: Int, standardDeviation: Float = 1, generator: inout RandomGenerator) {
         precondition(count > 0 && dimensions > 0, "Embedding needs positive sizes, got \(count) × \(dimensions)")
         weight = Parameter(.randomNormal(shape: [count, dimensions], standardDeviation: standardDeviation, generator: &generator))
+        super.init()
+    }
+
+    /// A table holding the given [count, dimensions] values (a checkpoint's), nothing drawn.
+    public init(weight: Tensor) {
+        precondition(weight.rank == 2, "an Embedding weight is [count, dimensions], got \(weight.shape)")
+        self.weight = Parameter(weight)
         super.init()
     }
 

@@ -52,6 +52,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("memory-start"), help: "Transformer-XL without --mems: 'zeros' (mem_len zero vectors, Hugging Face's) or 'empty' (no memory, the authors').")
     var memoryStart: String = TransfoXLMemoryStart.zeros.rawValue
     @Option(help: "The safetensors file to write.") var output: String
+    @Flag(help: "Print the seconds spent loading the model and running it to standard error.") var verbose = false
     @OptionGroup var compute: ComputeOptions
 
     /// Rows of comma-separated integers, ';' between rows; `flag` names the option in errors.
@@ -116,8 +117,10 @@ struct Run: ParsableCommand {
         case .longformer:
             if rotations != nil { throw ValidationError("--rotations applies to Reformer models only; \(model) is a Longformer") }
             try refuseMemories(forA: "Longformer")
-            let encoder = try LongformerEncoder.load(folder: folder)
-            outputs = ["last_hidden_state": try withoutGradients { try encoder(inputIDs: ids, attentionMask: mask, globalAttention: global) }]
+            let encoder = try timed("load") { try LongformerEncoder.load(folder: folder) }
+            outputs = ["last_hidden_state": try timed("forward") {
+                try withoutGradients { try encoder(inputIDs: ids, attentionMask: mask, globalAttention: global) }
+            }]
         case .reformer:
             if global != nil { throw ValidationError("--global-attention applies to Longformer models only; \(model) is a Reformer") }
             try refuseMemories(forA: "Reformer")
@@ -132,6 +135,14 @@ struct Run: ParsableCommand {
         print("wrote \(output): " + outputs.keys.sorted().map { "\($0) \(outputs[$0]!.shape)" }.joined(separator: ", "))
     }
 
+    /// `body`'s result; with --verbose, prints "`stage`: seconds" to standard error.
+    func timed<Result>(_ stage: String, _ body: () throws -> Result) rethrows -> Result {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try body()
+        if verbose { printError(String(format: "%@: %.3f s", stage, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)) }
+        return result
+    }
+
     /// --mems and --memory-start are Transformer-XL's.
     func refuseMemories(forA kind: String) throws {
         if mems != nil || memoryStart != TransfoXLMemoryStart.zeros.rawValue {
@@ -141,7 +152,7 @@ struct Run: ParsableCommand {
 
     /// log_probs and the next memories (mems.<i>) of a Transformer-XL folder, after the memories of --mems when given.
     func runTransfoXL(folder: URL, ids: [[Int]]) throws -> [String: Tensor] {
-        let transfoXL = try TransfoXLLanguageModel.load(folder: folder)
+        let transfoXL = try timed("load") { try TransfoXLLanguageModel.load(folder: folder) }
         let unread = try TransfoXLConfiguration.unrecognizedFields(inFolder: folder)
         if !unread.isEmpty { printError("note: config.json fields Glance does not read: \(unread.joined(separator: ", "))") }
         var memories: [Tensor]? = nil
@@ -160,8 +171,8 @@ struct Run: ParsableCommand {
             }
         }
         do {
-            let result = try withoutGradients {
-                try transfoXL(inputIDs: ids, memories: memories, start: TransfoXLMemoryStart(rawValue: memoryStart)!)
+            let result = try timed("forward") {
+                try withoutGradients { try transfoXL(inputIDs: ids, memories: memories, start: TransfoXLMemoryStart(rawValue: memoryStart)!) }
             }
             var outputs = ["log_probs": result.logProbabilities]
             for (layer, memory) in result.memories.enumerated() { outputs["mems.\(layer)"] = memory }
@@ -173,7 +184,7 @@ struct Run: ParsableCommand {
 
     /// last_hidden_state and logits of a Reformer folder, with the rotations of --rotations when given.
     func runReformer(folder: URL, ids: [[Int]], mask: [[Bool]]?) throws -> [String: Tensor] {
-        let reformer = try ReformerLanguageModel.load(folder: folder, bucketLength: ids[0].count)
+        let reformer = try timed("load") { try ReformerLanguageModel.load(folder: folder, bucketLength: ids[0].count) }
         if let rotations {
             let url = URL(fileURLWithPath: rotations)
             guard FileManager.default.fileExists(atPath: url.path) else { throw CommandFailure("--rotations: \(rotations) does not exist") }
@@ -181,7 +192,7 @@ struct Run: ParsableCommand {
                 throw CommandFailure("--rotations \(rotations): \(error.reason)")
             }
         }
-        let result = try withoutGradients { try reformer(inputIDs: ids, attentionMask: mask) }
+        let result = try timed("forward") { try withoutGradients { try reformer(inputIDs: ids, attentionMask: mask) } }
         return ["last_hidden_state": result.lastHiddenState, "logits": result.logits]
     }
 }

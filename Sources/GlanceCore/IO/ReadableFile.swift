@@ -7,7 +7,7 @@ final class ReadableFile {
     let path: String
     /// Size in bytes when the file was opened.
     let size: Int
-    private let descriptor: Int32
+    let descriptor: Int32
 
     /// Opens `path`; refuses anything but a regular file (a FIFO or device would block or never end).
     init(path: String) throws {

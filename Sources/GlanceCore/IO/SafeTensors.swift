@@ -29,8 +29,18 @@ public enum SafeTensors {
     /// counters such as BatchNorm's `num_batches_tracked`).
     ///
     /// The header is checked in full before any tensor is allocated (strict JSON, every size
-    /// overflow-checked, the tensors tiling the body); then each tensor's bytes are read once,
-    /// straight into its final storage.
+    /// overflow-checked, the tensors tiling the body, the file as long as the header says).
+    /// Then F32 tensors (on little-endian machines, at offsets that are a multiple of 4) use
+    /// the file's bytes in place: the file is mapped privately (``MappedFile``) and each such
+    /// tensor's pages are mapped in from the page cache, nothing copied; writes to those
+    /// tensors stay private. F16 and BF16 tensors are read once, straight into their final
+    /// storage, and widened there.
+    ///
+    /// The file must keep its length while its tensors are in use: one truncated before the
+    /// read is an error naming it, one truncated during the read too (where the system can
+    /// tell: Linux 5.14 and later), but one truncated later makes the next use of a mapped
+    /// page raise SIGBUS, as with any mapped file. Replacing the file by rename (as
+    /// ``write(_:metadata:to:)`` does) is safe: the mapping keeps the old file.
     public static func read(from url: URL, skipping: (String) -> Bool = { _ in false }) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let path = url.path
         let file = try ReadableFile(path: path)
@@ -51,13 +61,31 @@ public enum SafeTensors {
         }
         let bodyStart = 8 + headerLength
         let header = try SafeTensorsHeader(parsing: headerBytes, bodyLength: file.size - bodyStart, path: path, skipping: skipping)
+        let mapping = try header.entries.contains { isMappable($0, at: bodyStart + $0.bytes.lowerBound) } ? MappedFile(file) : nil
         var tensors: [String: Tensor] = [:]
         tensors.reserveCapacity(header.entries.count)
         for entry in header.entries {
             guard let dtype = entry.dtype else { continue }
-            tensors[entry.name] = try readTensor(entry, dtype: dtype, from: file, at: bodyStart + entry.bytes.lowerBound)
+            let offset = bodyStart + entry.bytes.lowerBound
+            if let mapping, isMappable(entry, at: offset) {
+                try mapping.populate(offset..<offset + entry.bytes.count)
+                let pointer = (mapping.base + offset).assumingMemoryBound(to: Float.self)
+                tensors[entry.name] = Tensor(shape: entry.shape, storage: TensorStorage(borrowing: pointer, count: entry.count, owner: mapping))
+            } else {
+                tensors[entry.name] = try readTensor(entry, dtype: dtype, from: file, at: offset)
+            }
         }
         return (tensors, header.metadata)
+    }
+
+    /// Whether the entry's bytes, at `offset` in the file, can serve as its tensor's storage
+    /// in place: non-empty little-endian F32 at an offset that is a multiple of 4.
+    private static func isMappable(_ entry: SafeTensorsEntry, at offset: Int) -> Bool {
+        #if _endian(little)
+        entry.dtype == .f32 && entry.count > 0 && offset % MemoryLayout<Float>.alignment == 0
+        #else
+        false
+        #endif
     }
 
     /// Reads one checked entry into a new tensor's storage. F32 lands in place; F16 and BF16

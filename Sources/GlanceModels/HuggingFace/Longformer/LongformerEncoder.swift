@@ -20,29 +20,46 @@ public final class LongformerEncoder: Module {
     public let embeddings: LongformerEmbeddings
     public let layers: [LongformerLayer]
 
-    public init(configuration c: LongformerModelConfiguration, seed: UInt64 = 0) throws {
+    /// A fresh encoder: weights from N(0, 0.02²) drawn with `seed`, biases zero, LayerNorms the identity.
+    public convenience init(configuration c: LongformerModelConfiguration, seed: UInt64 = 0) throws {
+        var weights = RandomWeights(generator: RandomGenerator(seed: seed), standardDeviation: 0.02)
+        try self.init(configuration: c, weights: &weights)
+    }
+
+    init(configuration c: LongformerModelConfiguration, weights: inout some PretrainedWeights) throws {
         try c.validate()
         configuration = c
-        var generator = RandomGenerator(seed: seed)
-        embeddings = LongformerEmbeddings(c, generator: &generator)
-        layers = try (0..<c.layers).map { try LongformerLayer(c, layer: $0, generator: &generator) }
+        embeddings = LongformerEmbeddings(c, weights: &weights)
+        layers = try (0..<c.layers).map { try LongformerLayer(c, layer: $0, weights: &weights) }
         super.init()
     }
 
     /// Reads a Hugging Face model folder: config.json (`model_type` "longformer") and
     /// model.safetensors (keys of `LongformerModel`, or of a task model whose encoder sits
-    /// under `longformer.`; heads and the pooler are ignored).
+    /// under `longformer.`; heads and the pooler are ignored). The layers are built around the
+    /// file's tensors, which use the mapped file in place (``SafeTensors/read(from:skipping:)``):
+    /// nothing is drawn at random, nothing copied.
     public static func load(folder: URL) throws -> LongformerEncoder {
         let configuration = try PretrainedCheckpoint.configuration(LongformerModelConfiguration.self, in: folder)
-        let model = try LongformerEncoder(configuration: configuration)
-        let (weightsURL, tensors) = try PretrainedCheckpoint.weights(in: folder)
+        let (weightsURL, tensors) = try PretrainedCheckpoint.weights(in: folder) { isIgnored(huggingFaceKey: $0) }
+        let model: LongformerEncoder
         do {
-            try model.update(parameters: try sanitize(tensors, layers: configuration.layers))
+            let values = try sanitize(tensors, layers: configuration.layers)
+            var weights = CheckpointWeights(tensors: values)
+            model = try LongformerEncoder(configuration: configuration, weights: &weights)
+            try model.update(parameters: values)
         } catch let error as ParameterLoadingError {
             throw CheckpointError.incompatible(path: weightsURL.path, reason: error.description)
         }
         model.eval()
         return model
+    }
+
+    /// Whether a Hugging Face key is one the encoder does not use: the pooler, a task head, the
+    /// position-id buffer.
+    static func isIgnored(huggingFaceKey key: String) -> Bool {
+        let key = key.hasPrefix("longformer.") ? String(key.dropFirst("longformer.".count)) : key
+        return key == "embeddings.position_ids" || ["pooler.", "lm_head.", "classifier.", "qa_outputs."].contains(where: { key.hasPrefix($0) })
     }
 
     /// Hugging Face keys → Glance keys; drops the pooler, task heads and buffers.
@@ -54,12 +71,11 @@ public final class LongformerEncoder: Module {
                        ("intermediate.dense.", "intermediate."), ("output.dense.", "output."), ("output.LayerNorm.", "outputNorm.")]
         let embeddingNames = ["word_embeddings.": "words.", "position_embeddings.": "positions.",
                               "token_type_embeddings.": "tokenTypes.", "LayerNorm.": "norm."]
-        for (original, tensor) in tensors {
+        for (original, tensor) in tensors where !isIgnored(huggingFaceKey: original) {
             var key = original
             if key.hasPrefix("longformer.") { key.removeFirst("longformer.".count) }
             if key.hasPrefix("embeddings.") {
                 let rest = String(key.dropFirst("embeddings.".count))
-                if rest == "position_ids" { continue }
                 guard let (from, to) = embeddingNames.first(where: { rest.hasPrefix($0.key) }) else { result[key] = tensor; continue }
                 result["embeddings." + to + rest.dropFirst(from.count)] = tensor
             } else if key.hasPrefix("encoder.layer.") {
@@ -68,8 +84,6 @@ public final class LongformerEncoder: Module {
                 let index = rest[..<dot], tail = String(rest[rest.index(after: dot)...])
                 guard let (from, to) = renames.first(where: { tail.hasPrefix($0.0) }) else { result[key] = tensor; continue }
                 result["layers.\(index)." + to + tail.dropFirst(from.count)] = tensor
-            } else if ["pooler.", "lm_head.", "classifier.", "qa_outputs."].contains(where: { key.hasPrefix($0) }) {
-                continue
             } else {
                 result[key] = tensor
             }
@@ -104,10 +118,10 @@ public final class LongformerEmbeddings: Module {
     public let tokenTypes: Embedding
     public let norm: LayerNorm
 
-    init(_ c: LongformerModelConfiguration, generator: inout RandomGenerator) {
-        words = Embedding(count: c.vocabularySize, dimensions: c.hiddenSize, standardDeviation: 0.02, generator: &generator)
-        positions = Embedding(count: c.maximumPositions, dimensions: c.hiddenSize, standardDeviation: 0.02, generator: &generator)
-        tokenTypes = Embedding(count: c.typeVocabularySize, dimensions: c.hiddenSize, standardDeviation: 0.02, generator: &generator)
+    init(_ c: LongformerModelConfiguration, weights: inout some PretrainedWeights) {
+        words = weights.embedding("embeddings.words.", count: c.vocabularySize, dimensions: c.hiddenSize)
+        positions = weights.embedding("embeddings.positions.", count: c.maximumPositions, dimensions: c.hiddenSize)
+        tokenTypes = weights.embedding("embeddings.tokenTypes.", count: c.typeVocabularySize, dimensions: c.hiddenSize)
         norm = LayerNorm(dimensions: c.hiddenSize, epsilon: c.layerNormEpsilon)
         super.init()
     }
@@ -141,12 +155,19 @@ public final class LongformerLayer: Module {
     public let outputNorm: LayerNorm
     public let activation: Activation
 
-    init(_ c: LongformerModelConfiguration, layer: Int, generator: inout RandomGenerator) throws {
-        attention = try Longformer(modelDimensions: c.hiddenSize, heads: c.heads, attentionWindow: c.attentionWindow(layer: layer),
-                                   standardDeviation: 0.02, generator: &generator)
+    init(_ c: LongformerModelConfiguration, layer: Int, weights: inout some PretrainedWeights) throws {
+        let key = "layers.\(layer).", d = c.hiddenSize
+        // In the order Longformer(modelDimensions:…) draws them: local Q, K, V, output, then global Q, K, V.
+        let (query, keys, value) = (weights.linear(key + "attention.query.", d, d), weights.linear(key + "attention.key.", d, d),
+                                    weights.linear(key + "attention.value.", d, d))
+        let output = weights.linear(key + "attention.output.", d, d)
+        let global = (query: weights.linear(key + "attention.queryGlobal.", d, d), key: weights.linear(key + "attention.keyGlobal.", d, d),
+                      value: weights.linear(key + "attention.valueGlobal.", d, d))
+        attention = try Longformer(query: query, key: keys, value: value, output: output, global: global, heads: c.heads,
+                                   attentionWindow: c.attentionWindow(layer: layer))
         attentionNorm = LayerNorm(dimensions: c.hiddenSize, epsilon: c.layerNormEpsilon)
-        intermediate = Linear(c.hiddenSize, c.intermediateSize, standardDeviation: 0.02, generator: &generator)
-        output = Linear(c.intermediateSize, c.hiddenSize, standardDeviation: 0.02, generator: &generator)
+        intermediate = weights.linear(key + "intermediate.", d, c.intermediateSize)
+        self.output = weights.linear(key + "output.", c.intermediateSize, d)
         outputNorm = LayerNorm(dimensions: c.hiddenSize, epsilon: c.layerNormEpsilon)
         activation = try c.activation()
         super.init()
