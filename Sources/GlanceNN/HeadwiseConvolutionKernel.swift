@@ -152,25 +152,38 @@ private struct HeadwiseConvolutionPlan: Sendable {
             }
             return
         }
-        let count = kernelCount
+        // Shared kernels: each worker sums dout ⊙ x per tap and channel ([K, C], in registers
+        // 16 channels at a time), and the heads' channels are summed once at the end.
+        let count = kernelSize * channels
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: Threading.count * count)
         partials.initialize(repeating: 0, count: Threading.count * count)
         defer { partials.deallocate() }
         let pp = SendablePointer(partials)
         let used = parallelChunks(positions, grain: grain) { chunk, range in
-            for p in range { accumulateKernelGradient(at: p, g, x, into: pp.base + chunk * count) }
+            let products = pp.base + chunk * count
+            for p in range {
+                let (b, t) = p.quotientAndRemainder(dividingBy: outputLength)
+                let upstream = g.base + p * channels
+                for k in taps(at: t) {
+                    let source = x.base + (b * inputLength + t + k - paddingLeft) * channels
+                    multiplyAdd(upstream, source, into: products + k * channels, channels)
+                }
+            }
         }
-        dw.base.update(repeating: 0, count: count)
-        for chunk in 0..<used { vectorAxpy(1, partials + chunk * count, dw.base, count) }
+        for chunk in 1..<Swift.max(1, used) { vectorAxpy(1, partials + chunk * count, partials, count) }
+        let r = headChannels
+        for h in 0..<heads {
+            for k in 0..<kernelSize { dw.base[h * kernelSize + k] = vectorSum(partials + k * channels + h * r, r) }
+        }
     }
 
-    /// Adds output position p's part of the kernel gradient to `kernel` ([heads, K]).
+    /// Output position p's kernel gradient, into `kernel` ([heads, K]): dynamic kernels.
     private func accumulateKernelGradient(at p: Int, _ g: SendablePointer<Float>, _ x: SendablePointer<Float>,
                                           into kernel: UnsafeMutablePointer<Float>) {
         let r = headChannels
         let (b, t) = p.quotientAndRemainder(dividingBy: outputLength)
         let upstream = g.base + p * channels
-        if kernelStride != 0 { kernel.update(repeating: 0, count: kernelCount) }
+        kernel.update(repeating: 0, count: kernelCount)
         for k in taps(at: t) {
             let source = x.base + (b * inputLength + t + k - paddingLeft) * channels
             for h in 0..<heads { kernel[h * kernelSize + k] += vectorDot(upstream + h * r, source + h * r, r) }
