@@ -131,9 +131,9 @@ private struct DepthwisePlan: Sendable {
     }
 }
 
-/// y[i] += a[i] · x[i], vectorized.
+/// y[i] += a[i] · x[i], vectorized (also the headwise convolution's kernel gradient).
 @inline(__always)
-private func multiplyAdd(_ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ count: Int) {
+func multiplyAdd(_ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ count: Int) {
     var i = 0
     while i + 16 <= count {
         storeVector(loadVector(y + i).addingProduct(loadVector(a + i), loadVector(x + i)), y + i)

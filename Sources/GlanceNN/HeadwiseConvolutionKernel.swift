@@ -10,7 +10,7 @@ import GlanceCore
 /// position: dynamic). `outputLength` (default: the input's length) lets an incremental
 /// step read K − 1 cached frames before its new ones. Differentiable in the input and the
 /// kernels, with a hand-written backward; threads split the batch × time positions and
-/// each head's channels run 16 lanes at a time.
+/// each head's channels run 16 lanes at a time, summed over the taps in registers.
 public func headwiseConvolution(_ input: Tensor, kernels: Tensor, paddingLeft: Int, outputLength: Int? = nil) -> Tensor {
     let plan = HeadwiseConvolutionPlan(input: input.shape, kernels: kernels.shape, paddingLeft: paddingLeft, outputLength: outputLength)
     let x = input.detached(), w = kernels.detached()
@@ -78,35 +78,66 @@ private struct HeadwiseConvolutionPlan: Sendable {
     var grain: Int { Swift.max(1, (1 << 14) / Swift.max(1, channels * kernelSize)) }
 
     func forward(_ x: SendablePointer<Float>, _ w: SendablePointer<Float>, _ out: SendablePointer<Float>) {
-        let r = headChannels
-        parallelFor(batch * outputLength, grain: grain) { positions in
-            for p in positions {
-                let (b, t) = p.quotientAndRemainder(dividingBy: outputLength)
-                let row = out.base + p * channels, kernel = w.base + p * kernelStride
-                row.update(repeating: 0, count: channels)
-                for k in taps(at: t) {
-                    let source = x.base + (b * inputLength + t + k - paddingLeft) * channels
-                    for h in 0..<heads { vectorAxpy(kernel[h * kernelSize + k], source + h * r, row + h * r, r) }
-                }
+        parallelTapChunks(batch * outputLength) { p, sources, weights in
+            let (b, t) = p.quotientAndRemainder(dividingBy: outputLength)
+            let kernel = w.base + p * kernelStride, taps = taps(at: t)
+            for (j, k) in taps.enumerated() {
+                sources[j] = UnsafePointer(x.base + (b * inputLength + t + k - paddingLeft) * channels)
+                weights[j] = UnsafePointer(kernel + k)
             }
+            sumTaps(taps.count, sources, weights, into: out.base + p * channels)
         }
     }
 
     /// dx[b, s, c] = Σ_k w[t, h, k] · dout[b, t, c] with t = s − k + paddingLeft.
     func inputGradient(_ g: SendablePointer<Float>, _ w: SendablePointer<Float>, _ dx: SendablePointer<Float>) {
+        parallelTapChunks(batch * inputLength) { p, sources, weights in
+            let (b, s) = p.quotientAndRemainder(dividingBy: inputLength)
+            var count = 0
+            for k in 0..<kernelSize {
+                let t = s - k + paddingLeft
+                guard t >= 0 && t < outputLength else { continue }
+                let q = b * outputLength + t
+                sources[count] = UnsafePointer(g.base + q * channels)
+                weights[count] = UnsafePointer(w.base + q * kernelStride + k)
+                count += 1
+            }
+            sumTaps(count, sources, weights, into: dx.base + p * channels)
+        }
+    }
+
+    /// Runs `body(p, sources, weights)` for every position p < `count` on the worker threads,
+    /// with room for one source row and one kernel pointer per tap.
+    private func parallelTapChunks(_ count: Int,
+                                   _ body: (Int, UnsafeMutablePointer<UnsafePointer<Float>>, UnsafeMutablePointer<UnsafePointer<Float>>) -> Void) {
+        parallelFor(count, grain: grain) { positions in
+            let sources = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: kernelSize)
+            let weights = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: kernelSize)
+            defer { sources.deallocate(); weights.deallocate() }
+            for p in positions { body(p, sources, weights) }
+        }
+    }
+
+    /// row[h·r + i] = Σ_j weights[j][h·K] · sources[j][h·r + i] over j < `count` (in order),
+    /// r = C/H: each head's sum over its taps, 16 channels at a time held in a register, so
+    /// that the row is written once instead of once per tap.
+    private func sumTaps(_ count: Int, _ sources: UnsafePointer<UnsafePointer<Float>>, _ weights: UnsafePointer<UnsafePointer<Float>>,
+                         into row: UnsafeMutablePointer<Float>) {
         let r = headChannels
-        parallelFor(batch * inputLength, grain: grain) { positions in
-            for p in positions {
-                let (b, s) = p.quotientAndRemainder(dividingBy: inputLength)
-                let row = dx.base + p * channels
-                row.update(repeating: 0, count: channels)
-                for k in 0..<kernelSize {
-                    let t = s - k + paddingLeft
-                    guard t >= 0 && t < outputLength else { continue }
-                    let q = b * outputLength + t
-                    let upstream = g.base + q * channels, kernel = w.base + q * kernelStride
-                    for h in 0..<heads { vectorAxpy(kernel[h * kernelSize + k], upstream + h * r, row + h * r, r) }
-                }
+        for h in 0..<heads {
+            let offset = h * r, weightOffset = h * kernelSize
+            var i = 0
+            while i + 16 <= r {
+                var sum = FloatVector()
+                for j in 0..<count { sum.addProduct(loadVector(sources[j] + offset + i), FloatVector(repeating: weights[j][weightOffset])) }
+                storeVector(sum, row + offset + i)
+                i += 16
+            }
+            while i < r {
+                var sum: Float = 0
+                for j in 0..<count { sum += weights[j][weightOffset] * sources[j][offset + i] }
+                row[offset + i] = sum
+                i += 1
             }
         }
     }
@@ -121,25 +152,38 @@ private struct HeadwiseConvolutionPlan: Sendable {
             }
             return
         }
-        let count = kernelCount
+        // Shared kernels: each worker sums dout ⊙ x per tap and channel ([K, C], in registers
+        // 16 channels at a time), and the heads' channels are summed once at the end.
+        let count = kernelSize * channels
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: Threading.count * count)
         partials.initialize(repeating: 0, count: Threading.count * count)
         defer { partials.deallocate() }
         let pp = SendablePointer(partials)
         let used = parallelChunks(positions, grain: grain) { chunk, range in
-            for p in range { accumulateKernelGradient(at: p, g, x, into: pp.base + chunk * count) }
+            let products = pp.base + chunk * count
+            for p in range {
+                let (b, t) = p.quotientAndRemainder(dividingBy: outputLength)
+                let upstream = g.base + p * channels
+                for k in taps(at: t) {
+                    let source = x.base + (b * inputLength + t + k - paddingLeft) * channels
+                    multiplyAdd(upstream, source, into: products + k * channels, channels)
+                }
+            }
         }
-        dw.base.update(repeating: 0, count: count)
-        for chunk in 0..<used { vectorAxpy(1, partials + chunk * count, dw.base, count) }
+        for chunk in 1..<Swift.max(1, used) { vectorAxpy(1, partials + chunk * count, partials, count) }
+        let r = headChannels
+        for h in 0..<heads {
+            for k in 0..<kernelSize { dw.base[h * kernelSize + k] = vectorSum(partials + k * channels + h * r, r) }
+        }
     }
 
-    /// Adds output position p's part of the kernel gradient to `kernel` ([heads, K]).
+    /// Output position p's kernel gradient, into `kernel` ([heads, K]): dynamic kernels.
     private func accumulateKernelGradient(at p: Int, _ g: SendablePointer<Float>, _ x: SendablePointer<Float>,
                                           into kernel: UnsafeMutablePointer<Float>) {
         let r = headChannels
         let (b, t) = p.quotientAndRemainder(dividingBy: outputLength)
         let upstream = g.base + p * channels
-        if kernelStride != 0 { kernel.update(repeating: 0, count: kernelCount) }
+        kernel.update(repeating: 0, count: kernelCount)
         for k in taps(at: t) {
             let source = x.base + (b * inputLength + t + k - paddingLeft) * channels
             for h in 0..<heads { kernel[h * kernelSize + k] += vectorDot(upstream + h * r, source + h * r, r) }

@@ -12,8 +12,11 @@ extension Bench {
     /// backward. d_model = heads × head-dim (default 512: the paper's mobile setting, 256/256,
     /// 8 heads, kernel 31); `--mechanism lsra --option …` sets the LSRA options.
     /// benchmarks/pytorch/bench_lsra.py times the reference layer with the same shapes.
+    /// gflops / backward_gflops: the rates by the layer's analytic count (LSRA branches and
+    /// feed-forward products; layer norms and elementwise work left out) against gemm_gflops.
     func runLongShortRangeLayer() throws {
         let options = try longShortRangeOptions()
+        var gemmRate: Double?
         for (index, n) in try lengths().enumerated() {
             var generator = RandomGenerator(seed: 0)
             let block = try TransformerBlock.longShortRange(modelDimensions: heads * headDim, heads: heads, options: options, maximumLength: n,
@@ -21,12 +24,26 @@ extension Bench {
             let input = Tensor.randomNormal(shape: [batch, n, heads * headDim], generator: &generator)
             let context = AttentionContext(mask: AttentionMask(causal: causal))
             let (forward, backwardTime) = medianTimes(of: block, input: input, generator: &generator) { block.forward($0, context: context).output }
+            let peakResident = peakResidentBytes()
+            // Measured once, after the first layer's peak is read, so that its matrices do not count in it.
+            let gemm = gemmRate ?? measuredGemmRate()
+            gemmRate = gemm
+            let flops = layerFlops(block, length: n)
             try report(settings: [("model", "lsra"), ("mechanism", AttentionConfiguration(options)), ("batch", batch), ("heads", heads),
                                   ("head_dim", headDim), ("causal", causal), ("threads", Threading.count)],
                        measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
-                                      ("peak_rss_bytes", peakResidentBytes())],
+                                      ("gflops", flops.map { rounded($0.forward / forward / 1e6) } ?? NSNull()),
+                                      ("backward_gflops", flops.flatMap { flops in backwardTime.map { rounded(flops.forwardAndBackward / $0 / 1e6) } } ?? NSNull()),
+                                      ("gemm_gflops", rounded(gemm)), ("peak_rss_bytes", peakResident)],
                        first: index == 0)
         }
+    }
+
+    /// The block's products at length `n`: its LSRA attention and its feed-forward (nil when the
+    /// attention branch has no count).
+    private func layerFlops(_ block: TransformerBlock, length n: Int) -> LayerFlops? {
+        guard let attention = block.attention as? LongShortRangeAttention, attention.attention is AttentionFlopCounting else { return nil }
+        return attention.flops(for: workload(length: n, causal: causal)) + block.feedForward.flops(rows: batch * n)
     }
 
     /// The LSRA options of `--mechanism lsra` / `--attention`, with `--kernel-size` unless they give

@@ -46,4 +46,17 @@ import Testing
         let projections: Double = 4 * 2 * 64 * 64 * 64, window: Double = 2 * 2 * 64 * 9 * 64
         #expect(flops.forward == projections + window)
     }
+
+    @Test func longShortRangeCountsBothBranches() throws {
+        // The bench's layer: d 512 split 256/256, 8 heads, kernel 31, GLU: full attention at
+        // width 256, and the convolution branch's C → 2C, 31 taps and C → C per position.
+        let json = #"{"type": "lsra", "kernel_size": 31}"#
+        let counted = try #require(try layer(json, length: 512, width: 512) as? AttentionFlopCounting)
+        let n: Double = 512, width: Double = 256
+        let projections: Double = 4 * 2 * n * width * width, product: Double = 2 * n * n * width
+        let convolution: Double = 2 * n * width * 2 * width + 2 * n * width * 31 + 2 * n * width * width
+        let flops = counted.flops(for: AttentionWorkload(batch: 1, length: 512))
+        #expect(flops.forward == projections + 2 * product + convolution)
+        #expect(flops.forwardAndBackward == 3 * projections + 7 * product + 3 * convolution)
+    }
 }

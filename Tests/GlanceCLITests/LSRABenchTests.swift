@@ -15,6 +15,7 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
         #expect(object["model"] as? String == "lsra" && object["length"] as? Int == 16)
         #expect(object["forward_ms"] is Double && object["backward_ms"] is Double, "\(result.standardOutput)")
+        #expect(object["gflops"] is Double && object["backward_gflops"] is Double && object["gemm_gflops"] is Double, "\(result.standardOutput)")
         let options = try #require(object["options"] as? [String: Any])
         #expect(options["kernel_size"] as? Int == 31 && options["convolution"] as? String == "dynamic", "\(options)")
     }
