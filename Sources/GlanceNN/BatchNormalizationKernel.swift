@@ -23,7 +23,7 @@ func batchNormalized(_ input: Tensor, weight: Tensor, bias: Tensor, validFrames:
     let channels = weight.count, rows = input.count / channels
     let x = input.detached(), mask = validFrames?.detached()
     let used = statistics ?? x.withUnsafeBufferPointer { xb in
-        withOptionalBuffer(mask) { m in batchStatistics(xb.baseAddress!, mask: m, rows: rows, channels: channels) }
+        withOptionalPointer(mask) { m in batchStatistics(xb.baseAddress!, mask: m, rows: rows, channels: channels) }
     }
     let inverse = used.variance.map { 1 / ($0 + epsilon).squareRoot() }
     let gamma = weight.detached().scalars, beta = bias.detached().scalars
@@ -51,7 +51,7 @@ func batchNormalized(_ input: Tensor, weight: Tensor, bias: Tensor, validFrames:
         }
         let gradInput = input.requiresGradient ? g.withUnsafeBufferPointer { gb in
             x.withUnsafeBufferPointer { xb in
-                withOptionalBuffer(training ? mask : nil) { m in
+                withOptionalPointer(training ? mask : nil) { m in
                     Tensor(shape: input.shape) { out in
                         inputGradient(gb.baseAddress!, xb.baseAddress!, mask: m, training: training, frames: used.frames, mean: used.mean,
                                       inverse: inverse, scale: scale, sums: sums, into: out.baseAddress!, rows: rows, channels: channels)
@@ -170,9 +170,4 @@ private func channelSums(rows: Int, channels: Int, count: Int, _ body: (Int, Uns
     }
     for chunk in 1..<Swift.max(used, 1) { vectorAxpy(1, partials + chunk * width, partials, width) }
     return (0..<count).map { Array(UnsafeBufferPointer(start: partials + $0 * channels, count: channels)) }
-}
-
-private func withOptionalBuffer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-    guard let tensor else { return body(nil) }
-    return tensor.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

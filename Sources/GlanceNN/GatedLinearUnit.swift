@@ -55,11 +55,3 @@ private func logistic(_ x: FloatVector) -> FloatVector { 1 / (1 + fastExp(-x)) }
 
 @inline(__always)
 private func logistic(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
-
-/// Calls `vector` at j = 0, 16, 32, … while 16 lanes fit in `count`, then `tail` for each index left.
-@inline(__always)
-func forEachLane(_ count: Int, _ vector: (Int) -> Void, tail: (Int) -> Void) {
-    var j = 0
-    while j + 16 <= count { vector(j); j += 16 }
-    while j < count { tail(j); j += 1 }
-}
