@@ -13,6 +13,11 @@ import GlanceCore
 /// single batch of all those frames would have had. A step hook was chosen over updating on
 /// the last micro-batch so that every frame of the step counts and the result does not depend
 /// on how a batch is split. Without a trainer, call ``updateRunningStatistics()``.
+///
+/// Normalization and its backward are written out (``batchNormalized(_:weight:bias:validFrames:statistics:epsilon:)``):
+/// two passes for the statistics and one for the output forward, two backward. Glance's only
+/// batch normalization: PyTorch's `BatchNorm1d` on [batch, channels, length] is this on the
+/// transposed layout (with running estimates moved per step rather than per forward pass).
 public final class SequenceBatchNorm: Module, UnaryLayer, TrainingStepHooks {
     public let weight: Parameter
     public let bias: Parameter
@@ -52,23 +57,11 @@ public final class SequenceBatchNorm: Module, UnaryLayer, TrainingStepHooks {
             precondition(validFrames.shape == [input.shape[0], input.shape[1], 1],
                          "SequenceBatchNorm valid frames must be [\(input.shape[0]), \(input.shape[1]), 1], got \(validFrames.shape)")
         }
-        let shape = [1, 1, channels]
-        let mean: Tensor, variance: Tensor
-        if isTraining {
-            let frames = validFrames.map { $0.sum().item() } ?? Float(input.shape[0] * input.shape[1])
-            precondition(frames > 0, "SequenceBatchNorm in training needs at least one valid frame")
-            let weighted = validFrames.map { input * $0 } ?? input
-            mean = weighted.sum(alongAxes: [0, 1], keepingDimensions: true) / frames
-            let centered = input - mean
-            let squared = validFrames.map { centered * centered * $0 } ?? centered * centered
-            variance = squared.sum(alongAxes: [0, 1], keepingDimensions: true) / frames
-            pool(frames: frames, mean: mean.detached().scalars, variance: variance.detached().scalars)
-        } else {
-            mean = runningMean.value.reshaped(to: shape)
-            variance = runningVariance.value.reshaped(to: shape)
-        }
-        let normalized = (input - mean) / sqrt(variance + epsilon)
-        return normalized * weight.value.reshaped(to: shape) + bias.value.reshaped(to: shape)
+        let running = isTraining ? nil : ChannelStatistics(frames: 0, mean: runningMean.value.scalars, variance: runningVariance.value.scalars)
+        let (output, used) = batchNormalized(input, weight: weight.value, bias: bias.value, validFrames: validFrames, statistics: running,
+                                             epsilon: epsilon)
+        if isTraining { pool(frames: used.frames, mean: used.mean, variance: used.variance) }
+        return output
     }
 
     private func pool(frames: Float, mean: [Float], variance: [Float]) {

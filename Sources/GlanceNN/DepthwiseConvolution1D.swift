@@ -142,11 +142,6 @@ func multiplyAdd(_ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into y: U
     while i < count { y[i] += a[i] * x[i]; i += 1 }
 }
 
-private func withOptionalPointer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-    guard let tensor else { return body(nil) }
-    return tensor.withUnsafeBufferPointer { body($0.baseAddress!) }
-}
-
 /// A depthwise convolution layer over [batch, time, channels] with "same" padding
 /// ((K − 1)/2 frames on each side, K odd): the Conformer convolution module's time filter.
 /// Frames marked invalid in `validFrames` are zeroed before the filter reads them, so that

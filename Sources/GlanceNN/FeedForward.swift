@@ -17,12 +17,6 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// a ⊙ σ(b) where a and b are the two halves of the last axis.
-public func gatedLinearUnit(_ x: Tensor) -> Tensor {
-    let half = x.shape.last! / 2
-    return x.sliced(alongAxis: -1, 0..<half) * sigmoid(x.sliced(alongAxis: -1, half..<(2 * half)))
-}
-
 /// Position-wise feed-forward block: Linear → activation → dropout → Linear.
 public final class FeedForward: Module, UnaryLayer {
     public let input: Linear

@@ -9,8 +9,10 @@ extension Bench {
     /// `--model conformer`: times one Conformer block (relative-position attention, convolution
     /// module, two half feed-forwards of width 4d) per length, forward and, with `--backward`,
     /// forward + backward in training mode; and the depthwise convolution alone, with its
-    /// throughput: the bytes it must move (input, output, weight) per second.
+    /// throughput: the bytes it must move (input, output, weight) per second. gflops and
+    /// backward_gflops are the rates by ``ConformerBlock/flops(batch:length:)``.
     func runConformerBlock() throws {
+        var gemmRate: Double?
         guard kernelSize >= 1 && kernelSize % 2 == 1 else { throw ValidationError("--kernel-size must be odd and positive, got \(kernelSize)") }
         let paperSizes = heads == 8 && headDim == 64
         let (blockHeads, width) = paperSizes ? (4, 256) : (heads, heads * headDim)
@@ -39,12 +41,20 @@ extension Bench {
             let depthwise = block.convolution!.depthwise
             let depthwiseTime = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { depthwise(input) } }
             let bytes = Double(4 * (2 * input.count + depthwise.weight.value.count))
+            let peakResident = peakResidentBytes()
+            // Measured once, after the first block's peak is read, so that its matrices do not count in it.
+            let gemm = gemmRate ?? measuredGemmRate()
+            gemmRate = gemm
+            let flops = block.flops(batch: batch, length: n)
             try report(settings: [("mechanism", "conformer"), ("options", ["kernel_size": kernelSize]), ("batch", batch),
                                   ("heads", blockHeads), ("head_dim", width / blockHeads), ("kernel_size", kernelSize), ("causal", false),
                                   ("threads", Threading.count)],
                        measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
+                                      ("gflops", flops.map { rounded($0.forward / forward / 1e6) } ?? NSNull()),
+                                      ("backward_gflops", flops.flatMap { flops in backwardTime.map { rounded(flops.forwardAndBackward / $0 / 1e6) } } ?? NSNull()),
+                                      ("gemm_gflops", rounded(gemm)),
                                       ("depthwise_forward_ms", rounded(depthwiseTime)), ("depthwise_gb_per_s", rounded(bytes / depthwiseTime / 1e6)),
-                                      ("peak_rss_bytes", peakResidentBytes())],
+                                      ("peak_rss_bytes", peakResident)],
                        first: index == 0)
         }
     }

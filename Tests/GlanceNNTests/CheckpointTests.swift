@@ -6,11 +6,11 @@ import Testing
 
 final class CheckpointModel: Module, @unchecked Sendable {
     let linear: Linear
-    let norm: BatchNorm1d
+    let norm: SequenceBatchNorm
     init(seed: UInt64) {
         var generator = RandomGenerator(seed: seed)
         linear = Linear(3, 2, generator: &generator)
-        norm = BatchNorm1d(features: 2)
+        norm = SequenceBatchNorm(channels: 2)
         super.init()
         randomizeParameters(self, seed: seed + 1)
     }
@@ -29,7 +29,8 @@ func expectUnchanged(_ model: Module, _ before: [String: Tensor], sourceLocation
         defer { try? FileManager.default.removeItem(at: folder) }
         let url = folder.appendingPathComponent("checkpoint.safetensors")
         let source = CheckpointModel(seed: 1)
-        _ = source.norm(randomTensor([4, 2], seed: 5))  // moves the running statistics away from 0 and 1
+        _ = source.norm(randomTensor([1, 4, 2], seed: 5))  // moves the running statistics away from 0 and 1
+        source.norm.updateRunningStatistics()
         try source.save(to: url, metadata: ["step": "42"])
         let target = CheckpointModel(seed: 2)
         let metadata = try target.load(from: url)
@@ -37,7 +38,7 @@ func expectUnchanged(_ model: Module, _ before: [String: Tensor], sourceLocation
         let expected = source.parameterValues(), loaded = target.parameterValues()
         #expect(Set(loaded.keys) == ["linear.weight", "linear.bias", "norm.weight", "norm.bias", "norm.runningMean", "norm.runningVariance"])
         for (key, value) in expected { #expect(loaded[key]?.scalars == value.scalars, "\(key)") }
-        let x = randomTensor([3, 3], seed: 6)
+        let x = randomTensor([1, 3, 3], seed: 6)
         source.eval(); target.eval()
         #expect(source.norm(source.linear(x)).scalars == target.norm(target.linear(x)).scalars)
     }

@@ -124,56 +124,6 @@ func randomizeParameters(_ model: Module, seed: UInt64, standardDeviation: Float
         expectModelGradientsMatch(norm, inputs: [x], "LayerNorm affine \(affine)") { m, x in m(x[0]) }
     }
 
-    @Test(arguments: [[6, 3], [4, 3, 5]])
-    func batchNormTrainingUsesBatchStatisticsAndUpdatesRunningOnes(_ shape: [Int]) {
-        let norm = BatchNorm1d(features: 3, momentum: 0.1)
-        #expect(norm.trainableParameters().map(\.key) == ["weight", "bias"])
-        #expect(norm.namedParameters().map(\.key) == ["weight", "bias", "runningMean", "runningVariance"])
-        randomizeParameters(norm, seed: 214)
-        let x = randomTensor(shape, seed: 215, standardDeviation: 2) + 1
-        let y = norm(x)
-        let length = shape.count == 3 ? shape[2] : 1
-        let v = x.scalars, w = norm.weight.value.scalars, b = norm.bias.value.scalars
-        for c in 0..<3 {
-            var values: [Double] = []
-            for n in 0..<shape[0] { for t in 0..<length { values.append(Double(v[(n * 3 + c) * length + t])) } }
-            let mean = values.reduce(0, +) / Double(values.count)
-            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
-            for n in 0..<shape[0] {
-                for t in 0..<length {
-                    let expected = (Double(v[(n * 3 + c) * length + t]) - mean) / (variance + 1e-5).squareRoot() * Double(w[c]) + Double(b[c])
-                    #expect(Swift.abs(Double(y.scalars[(n * 3 + c) * length + t]) - expected) < 1e-4)
-                }
-            }
-            let unbiased = variance * Double(values.count) / Double(values.count - 1)
-            #expect(Swift.abs(Double(norm.runningMean.value.scalars[c]) - 0.1 * mean) < 1e-5)
-            #expect(Swift.abs(Double(norm.runningVariance.value.scalars[c]) - (0.9 + 0.1 * unbiased)) < 1e-5)
-        }
-        #expect(!norm.runningMean.value.requiresGradient)
-    }
-
-    @Test func batchNormEvaluationUsesRunningStatistics() throws {
-        let norm = BatchNorm1d(features: 2)
-        try norm.update(parameters: ["weight": Tensor([2, 1]), "bias": Tensor([0, 1]),
-                                     "runningMean": Tensor([1, -1]), "runningVariance": Tensor([4, 0.25])])
-        norm.eval()
-        let y = norm(Tensor([3, 0, 1, -1], shape: [2, 2]))
-        let e: Float = 1e-5
-        let expected: [Float] = [2 * 2 / (4 + e).squareRoot(), 1 / (0.25 + e).squareRoot() + 1, 0, 1]
-        #expect(isClose(y.scalars, expected, relativeTolerance: 1e-6))
-        #expect(norm.runningMean.value.scalars == [1, -1], "evaluation does not update running statistics")
-    }
-
-    @Test(arguments: [true, false])
-    func batchNormGradients(_ training: Bool) throws {
-        let norm = BatchNorm1d(features: 3)
-        randomizeParameters(norm, seed: 216)
-        try norm.update(parameters: ["runningMean": Tensor([0.5, -0.5, 0]), "runningVariance": Tensor([2, 0.5, 1])], requireAll: false)
-        norm.train(training)
-        expectModelGradientsMatch(norm, inputs: [randomTensor([4, 3, 2], seed: 217)], "BatchNorm1d rank 3 training \(training)") { m, x in m(x[0]) }
-        expectModelGradientsMatch(norm, inputs: [randomTensor([5, 3], seed: 218)], "BatchNorm1d rank 2 training \(training)") { m, x in m(x[0]) }
-    }
-
     // MARK: Feed-forward
 
     @Test(arguments: Activation.allCases)
