@@ -1,11 +1,13 @@
 import ArgumentParser
+import GlanceAttention
 import GlanceModels
 
 extension Bench {
     /// A generous estimate of what timing one configuration at `length` needs: the layer's
-    /// activations and their gradients, the relative-position score term (Transformer-XL, the
-    /// encoders' relative positions, the model blocks: [B, H, N, N + M]; exact attention itself
-    /// keeps nothing quadratic), the weights, or the matrices of `--gemm`.
+    /// activations and their gradients, the weights, or the matrices of `--gemm`; and the
+    /// relative-position score term [B, H, N, N + M] of Transformer-XL with `same_length`, the
+    /// one case that still stores it (exact attention, the in-kernel relative position term of
+    /// Transformer-XL and the encoders keep nothing quadratic).
     func memoryEstimate(length: Int) -> MemoryEstimate {
         var estimate = MemoryEstimate()
         if gemm {
@@ -19,7 +21,7 @@ extension Bench {
         if model != nil {
             estimate.add("convolution kernels", [("--kernel-size", kernelSize)] + dModel + [("copies", 16)], bytesPerElement: 4)
         }
-        if mechanism == "transformer_xl" || mechanism == "relative_position" || model != nil {
+        if model == nil, let options = try? attentionConfiguration().options as? TransformerXLOptions, options.sameLength {
             estimate.add("relative-position scores", [("--batch", batch), ("--heads", heads), ("--length", length), ("--length", length + memory),
                                               ("--model-depth", depth), ("copies", 4)], bytesPerElement: 4)
         }

@@ -1,7 +1,8 @@
 /// What a Hugging Face model's weights need in memory, from its config.json alone: checked
 /// before anything is allocated, so that a config whose sizes cannot fit is refused with the
 /// field that drives it. Three copies of 4 bytes per weight (the file's tensors, the model's
-/// parameters, one transient copy) of the largest matrices.
+/// parameters, one transient copy) of the largest matrices; one for Longformer, whose model is
+/// built around the file's tensors.
 extension TransfoXLConfiguration {
     func parameterMemory() -> MemoryEstimate {
         let bytes = 3 * 4
@@ -39,7 +40,7 @@ extension ReformerModelConfiguration {
 
 extension LongformerModelConfiguration {
     func parameterMemory() -> MemoryEstimate {
-        let bytes = 3 * 4
+        let bytes = 4
         let hidden = ("hidden_size", hiddenSize), layers = ("num_hidden_layers", self.layers)
         var estimate = MemoryEstimate()
         estimate.add("token embeddings", [("vocab_size", vocabularySize), hidden], bytesPerElement: bytes)
