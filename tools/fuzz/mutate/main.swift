@@ -16,10 +16,14 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count == 4 || arguments.count == 5, let seed = UInt64(arguments[1]),
-      let input = FileManager.default.contents(atPath: arguments[2]) else {
+guard arguments.count == 4 || arguments.count == 5, let seed = UInt64(arguments[1]) else {
     FileHandle.standardError.write(Data("usage: mutate SEED INPUT OUTPUT [TIMES]\n".utf8))
     exit(2)
+}
+let input: Data
+do { input = try Data(contentsOf: URL(fileURLWithPath: arguments[2])) } catch {
+    FileHandle.standardError.write(Data("mutate: cannot read \(arguments[2]): \(error)\n".utf8))
+    exit(1)
 }
 var random = SplitMix64(state: seed)
 let mutated = Mutator().mutate([UInt8](input), times: arguments.count == 5 ? Int(arguments[4]) ?? 3 : 3, &random)
