@@ -132,9 +132,8 @@ run_case() {
     else mv "$dir" "$out/findings/$outcome-$category-$index"; mv "$dir.input" "$out/findings/$outcome-$category-$index/input"; fi
 }
 
-# mutated SOURCE TARGET SEED: TARGET is SOURCE after 1–3 mutations. One retry: under load a
-# read of SOURCE has failed now and then (about 1 in 70 cases), leaving the case unmutated.
-mutated() { "$mutate" "$3" "$1" "$2" 3 || "$mutate" "$3" "$1" "$2" 3; }
+# mutated SOURCE TARGET SEED: TARGET is SOURCE after 1–3 mutations.
+mutated() { "$mutate" "$3" "$1" "$2" 3; }
 
 # A copy of a trained run folder in DIR/run.
 copy_run() { cp -r "$base/run-$1" "$2/run"; }
@@ -158,7 +157,7 @@ case_checkpoints() {
             run_case checkpoints "$i" "$dir" eval --config "$base/lm-xl.json" --output run ;;
         span-resume) copy_run span "$dir"; mutated "$base/run-span/checkpoint.safetensors" "$dir/run/checkpoint.safetensors" "$s"
             run_case checkpoints "$i" "$dir" train --config "$base/lm-span.json" --output run --resume --steps 6 ;;
-        classify-resume) copy_run classify "$dir"; mutated "$base/run-classify/checkpoint.safetensors" "$dir/run/checkpoint.safetensors" "$s"
+        classify-resume) copy_run classify "$dir"; mutated "$base/run-classify/model.safetensors" "$dir/run/model.safetensors" "$s"
             run_case checkpoints "$i" "$dir" classify --config "$base/classify.json" --output run --resume --steps 6 ;;
         translate) copy_run translate "$dir"; mutated "$base/run-translate/checkpoint.safetensors" "$dir/run/checkpoint.safetensors" "$s"
             printf 'the house\na dog sees\n' > "$dir/input.txt"
