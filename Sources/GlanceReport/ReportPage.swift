@@ -100,6 +100,17 @@ public struct ReportPage {
         return charts
     }
 
+    /// What a reader needs to know to read a chart, by file.
+    static let captions = [
+        "fidelity.svg": """
+            Relative error of one layer's output against exact attention on random inputs (q, k ~ N(0, 0.25), v ~ N(0, 1)). \
+            Above 1 the output is farther from exact attention than a zero output would be: Linformer (a projection of the \
+            keys and values along the sequence) and Reformer (shared query-key attention within hash buckets) compute other \
+            functions, which training adapts to, rather than noisy copies of exact attention; Performer's features estimate \
+            the softmax kernel and its error falls as they grow.
+            """,
+    ]
+
     /// Writes `index.html` and the charts' `.svg` files into `folder`; returns the files written.
     @discardableResult
     public func write(to folder: URL) throws -> [URL] {
@@ -112,7 +123,8 @@ public struct ReportPage {
             try svg.write(to: url, atomically: true, encoding: .utf8)
             written.append(url)
             let inline = svg.split(separator: "\n").dropFirst().joined(separator: "\n")
-            sections.append("<figure id=\"\(file.replacingOccurrences(of: ".svg", with: ""))\">\n\(inline)\n<figcaption><a href=\"\(file)\">\(file)</a></figcaption></figure>")
+            let caption = Self.captions[file].map { SVGDocument.escaped($0) + " " } ?? ""
+            sections.append("<figure id=\"\(file.replacingOccurrences(of: ".svg", with: ""))\">\n\(inline)\n<figcaption>\(caption)<a href=\"\(file)\">\(file)</a></figcaption></figure>")
         }
         let page = folder.appendingPathComponent("index.html")
         try html(figures: sections).write(to: page, atomically: true, encoding: .utf8)

@@ -65,5 +65,6 @@ import Testing
         #expect(abs(x - 2000) < 1e-6)
         let html = try String(contentsOf: folder.appendingPathComponent("report/index.html"), encoding: .utf8)
         #expect(html.contains("≈ 2,000") && html.contains("<svg") && !html.contains("<script"))
+        #expect(html.contains("farther from exact attention"), "the fidelity chart explains errors above 1")
     }
 }
