@@ -12,8 +12,8 @@ func standardError(_ values: [Double]) -> Any {
     return (variance / Double(values.count)).squareRoot()
 }
 
-/// Median wall time of `repeats` runs of `body`, in milliseconds, after one warm-up run.
-func medianMilliseconds(repeats: Int, _ body: () -> Void) -> Double {
+/// Wall times of `repeats` runs of `body`, in milliseconds, sorted, after one warm-up run.
+func sortedMilliseconds(repeats: Int, _ body: () -> Void) -> [Double] {
     body()
     var times: [Double] = []
     for _ in 0..<repeats {
@@ -21,7 +21,12 @@ func medianMilliseconds(repeats: Int, _ body: () -> Void) -> Double {
         body()
         times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
     }
-    times.sort()
+    return times.sorted()
+}
+
+/// Median wall time of `repeats` runs of `body`, in milliseconds, after one warm-up run.
+func medianMilliseconds(repeats: Int, _ body: () -> Void) -> Double {
+    let times = sortedMilliseconds(repeats: repeats, body)
     return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
 }
 
