@@ -42,17 +42,12 @@ extension Bench {
             let depthwiseTime = medianMilliseconds(repeats: `repeat`) { _ = withoutGradients { depthwise(input) } }
             let bytes = Double(4 * (2 * input.count + depthwise.weight.value.count))
             let peakResident = peakResidentBytes()
-            // Measured once, after the first block's peak is read, so that its matrices do not count in it.
-            let gemm = gemmRate ?? measuredGemmRate()
-            gemmRate = gemm
             let flops = block.flops(batch: batch, length: n)
             try report(settings: [("mechanism", "conformer"), ("options", ["kernel_size": kernelSize]), ("batch", batch),
                                   ("heads", blockHeads), ("head_dim", width / blockHeads), ("kernel_size", kernelSize), ("causal", false),
                                   ("threads", Threading.count)],
-                       measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
-                                      ("gflops", flops.map { rounded($0.forward / forward / 1e6) } ?? NSNull()),
-                                      ("backward_gflops", flops.flatMap { flops in backwardTime.map { rounded(flops.forwardAndBackward / $0 / 1e6) } } ?? NSNull()),
-                                      ("gemm_gflops", rounded(gemm)),
+                       measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull())]
+                                      + rateMeasurements(flops, forward: forward, backward: backwardTime, gemmRate: &gemmRate) + [
                                       ("depthwise_forward_ms", rounded(depthwiseTime)), ("depthwise_gb_per_s", rounded(bytes / depthwiseTime / 1e6)),
                                       ("peak_rss_bytes", peakResident)],
                        first: index == 0)

@@ -1,3 +1,5 @@
+import Foundation
+import GlanceAttention
 import GlanceCore
 
 extension Bench {
@@ -50,5 +52,17 @@ extension Bench {
             }
         }
         return 2 * Double(size * size * size) / milliseconds / 1e6
+    }
+
+    /// The rate fields of a bench line: `gflops` and `backward_gflops` by the analytic count
+    /// `flops` (null without a count or a backward time) and `gemm_gflops`, the machine's rate
+    /// measured in this process. The GEMM is measured once, into `gemmRate`, after the first
+    /// line's peak memory is read, so that its matrices do not count in that peak.
+    func rateMeasurements(_ flops: LayerFlops?, forward: Double, backward: Double?, gemmRate: inout Double?) -> [(String, Any)] {
+        let gemm = gemmRate ?? measuredGemmRate()
+        gemmRate = gemm
+        return [("gflops", flops.map { rounded($0.forward / forward / 1e6) } ?? NSNull()),
+                ("backward_gflops", flops.flatMap { flops in backward.map { rounded(flops.forwardAndBackward / $0 / 1e6) } } ?? NSNull()),
+                ("gemm_gflops", rounded(gemm))]
     }
 }

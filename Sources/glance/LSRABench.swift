@@ -25,16 +25,12 @@ extension Bench {
             let context = AttentionContext(mask: AttentionMask(causal: causal))
             let (forward, backwardTime) = medianTimes(of: block, input: input, generator: &generator) { block.forward($0, context: context).output }
             let peakResident = peakResidentBytes()
-            // Measured once, after the first layer's peak is read, so that its matrices do not count in it.
-            let gemm = gemmRate ?? measuredGemmRate()
-            gemmRate = gemm
             let flops = layerFlops(block, length: n)
             try report(settings: [("model", "lsra"), ("mechanism", AttentionConfiguration(options)), ("batch", batch), ("heads", heads),
                                   ("head_dim", headDim), ("causal", causal), ("threads", Threading.count)],
-                       measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
-                                      ("gflops", flops.map { rounded($0.forward / forward / 1e6) } ?? NSNull()),
-                                      ("backward_gflops", flops.flatMap { flops in backwardTime.map { rounded(flops.forwardAndBackward / $0 / 1e6) } } ?? NSNull()),
-                                      ("gemm_gflops", rounded(gemm)), ("peak_rss_bytes", peakResident)],
+                       measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull())]
+                                      + rateMeasurements(flops, forward: forward, backward: backwardTime, gemmRate: &gemmRate) + [
+                                      ("peak_rss_bytes", peakResident)],
                        first: index == 0)
         }
     }

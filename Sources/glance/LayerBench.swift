@@ -16,15 +16,11 @@ extension Bench {
             var settings = try commonSettings()
             settings[settings.firstIndex { $0.0 == "causal" }!].1 = causal || layer.isAlwaysCausal
             let peakResident = peakResidentBytes()
-            // Measured once, after the first layer's peak is read, so that its matrices do not count in it.
-            let gemm = gemmRate ?? measuredGemmRate()
-            gemmRate = gemm
             let flops = (layer as? AttentionFlopCounting)?.flops(for: workload(length: n, causal: causal || layer.isAlwaysCausal))
             try report(settings: settings + [("threads", Threading.count)],
-                       measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull()),
-                                      ("gflops", flops.map { rounded($0.forward / forward / 1e6) } ?? NSNull()),
-                                      ("backward_gflops", flops.flatMap { flops in backwardTime.map { rounded(flops.forwardAndBackward / $0 / 1e6) } } ?? NSNull()),
-                                      ("gemm_gflops", rounded(gemm)), ("peak_rss_bytes", peakResident)],
+                       measurements: [("length", n), ("forward_ms", rounded(forward)), ("backward_ms", backwardTime.map(rounded) ?? NSNull())]
+                                      + rateMeasurements(flops, forward: forward, backward: backwardTime, gemmRate: &gemmRate) + [
+                                      ("peak_rss_bytes", peakResident)],
                        first: index == 0)
         }
     }
